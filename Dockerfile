@@ -1,0 +1,25 @@
+# CPU image serving the shipped model. Build: docker build -t opslens .
+# Run: docker run -p 8000:8000 opslens
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 OPSLENS_HOST=0.0.0.0 OPSLENS_PORT=8000
+
+WORKDIR /src
+# The CPU build of torch first, from PyTorch's CPU index: PyPI's default build pulls CUDA.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+COPY pyproject.toml README.md ./
+COPY __init__.py cli.py ./
+COPY model ./model
+COPY api ./api
+COPY training ./training
+COPY eval ./eval
+RUN pip install . && rm -rf /src
+
+RUN useradd --create-home --uid 10001 opslens
+USER opslens
+WORKDIR /home/opslens
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=4).status == 200 else 1)"
+CMD ["opslens", "serve"]

@@ -1,0 +1,89 @@
+"""Request and response bodies. Request constraints come from `Limits`, so the OpenAPI
+schema shows the limits the server really enforces."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from opslens.api.settings import Limits
+from opslens.model.results import Analysis
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("must contain non-whitespace text")
+    return value
+
+
+def request_models(limits: Limits, default_max_sentences: int) -> tuple[type[BaseModel], type[BaseModel]]:
+    """Build the request models for these limits (one pair per app instance)."""
+
+    class SummarizeRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid", title="SummarizeRequest")
+
+        text: Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars)] = Field(
+            description="The article as pasted: plain text, paragraphs separated by newlines."
+        )
+        title: Annotated[str, StringConstraints(min_length=1, max_length=limits.max_title_chars)] | None = (
+            Field(
+                None,
+                description="Headline; when given, the response includes the article's stance toward it.",
+            )
+        )
+        claims: list[Annotated[str, StringConstraints(min_length=1, max_length=limits.max_claim_chars)]] = (
+            Field(
+                default_factory=list,
+                max_length=limits.max_claims,
+                description="Claims to check the article's stance toward.",
+            )
+        )
+        max_sentences: int = Field(
+            default_max_sentences,
+            ge=1,
+            le=limits.max_summary_sentences,
+            description="Most sentences in the summary.",
+        )
+
+        _blank_text = field_validator("text", "title")(_not_blank)
+
+        @field_validator("claims")
+        @classmethod
+        def _blank_claims(cls, claims: list[str]) -> list[str]:
+            for claim in claims:
+                _not_blank(claim)
+            return claims
+
+    class BatchRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid", title="BatchRequest")
+
+        items: list[SummarizeRequest] = Field(min_length=1, max_length=limits.max_batch_items)
+
+    return SummarizeRequest, BatchRequest
+
+
+class SummarizeResponse(Analysis):
+    """One article's summary and stances (see the field descriptions)."""
+
+
+class BatchResponse(BaseModel):
+    items: list[Analysis]
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="Where the problem is, e.g. ['body', 'claims', 3].")
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorItem] | str
+
+
+class InfoResponse(BaseModel):
+    service: str
+    version: str
+    model: dict[str, Any]
+    model_card: str
+    limits: Limits
+    libraries: dict[str, str]

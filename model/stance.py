@@ -1,0 +1,115 @@
+"""Stance classifier: (claim, article) -> agree / disagree / discuss / unrelated.
+
+The claim vector attends over the article's sentence vectors; the attention weights pick
+the evidence sentence, and the attended summary plus claim/article similarity statistics
+and lexical cues feed a small classifier. Logits are divided by a temperature fitted on
+validation data, so the probabilities are calibrated.
+"""
+
+from __future__ import annotations
+
+import torch
+from opslens.model.labels import STANCE_LABELS
+from opslens.model.lexical import (
+    PAIR_FEATURES,
+    SENTENCE_FEATURES,
+    pair_features,
+    sentence_features,
+)
+from pydantic import BaseModel
+from torch import nn
+
+
+class StanceConfig(BaseModel):
+    input_dim: int = 384
+    hidden: int = 256
+    dropout: float = 0.2
+    labels: tuple[str, ...] = STANCE_LABELS
+    temperature: float = 1.0  # set by calibration after training
+
+
+class StanceClassifier(nn.Module):
+    def __init__(self, config: StanceConfig) -> None:
+        super().__init__()
+        self.config = config
+        d, h = config.input_dim, config.hidden
+        self.sentence = nn.Sequential(
+            nn.Linear(3 * d + 1 + SENTENCE_FEATURES, h), nn.GELU(), nn.Dropout(config.dropout)
+        )
+        self.attend = nn.Sequential(nn.Linear(h, h // 2), nn.Tanh(), nn.Linear(h // 2, 1))
+        self.classify = nn.Sequential(
+            nn.Linear(2 * h + 2 * d + 3 + PAIR_FEATURES, h),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(h, len(config.labels)),
+        )
+
+    def forward(
+        self,
+        claim: torch.Tensor,  # [B, D], unit vectors
+        sentences: torch.Tensor,  # [B, N, D], unit vectors
+        sentence_lex: torch.Tensor,  # [B, N, SENTENCE_FEATURES]
+        pair_lex: torch.Tensor,  # [B, PAIR_FEATURES]
+        mask: torch.Tensor,  # [B, N], True = real sentence
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns uncalibrated logits [B, L] and attention weights [B, N]."""
+        c = claim[:, None, :].expand_as(sentences)
+        cos = (c * sentences).sum(-1, keepdim=True)
+        h = self.sentence(torch.cat([c * sentences, (c - sentences).abs(), sentences, cos, sentence_lex], -1))
+        scores = self.attend(h).squeeze(-1).masked_fill(~mask, float("-inf"))
+        weights = scores.softmax(-1)
+        attended = (weights[..., None] * h).sum(1)
+        peak = h.masked_fill(~mask[..., None], float("-inf")).amax(1)
+
+        cos = cos.squeeze(-1)
+        n = mask.sum(1).clamp(min=1)
+        top3 = cos.masked_fill(~mask, -2.0).topk(min(3, cos.shape[1]), dim=1).values
+        top3 = top3.clamp(min=-1.0).mean(1)
+        stats = torch.stack([cos.masked_fill(~mask, -1.0).amax(1), (cos * mask).sum(1) / n, top3], -1)
+        doc = nn.functional.normalize((sentences * mask[..., None]).sum(1), dim=-1)
+        features = torch.cat([attended, peak, claim * doc, (claim - doc).abs(), stats, pair_lex], -1)
+        return self.classify(features), weights
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        return (logits / self.config.temperature).softmax(-1)
+
+
+class StanceInput(BaseModel, arbitrary_types_allowed=True):
+    """One (claim, article) pair, unpadded: what `collate` batches."""
+
+    claim: torch.Tensor  # [D]
+    sentences: torch.Tensor  # [N, D]
+    sentence_lex: torch.Tensor  # [N, SENTENCE_FEATURES]
+    pair_lex: torch.Tensor  # [PAIR_FEATURES]
+
+
+def stance_input(
+    claim: str, claim_vec: torch.Tensor, sentences: list[str], sentence_vecs: torch.Tensor
+) -> StanceInput:
+    return StanceInput(
+        claim=claim_vec,
+        sentences=sentence_vecs,
+        sentence_lex=torch.tensor(sentence_features(claim, sentences), dtype=torch.float32).reshape(
+            len(sentences), SENTENCE_FEATURES
+        ),
+        pair_lex=torch.tensor(pair_features(claim, sentences), dtype=torch.float32),
+    )
+
+
+def collate(items: list[StanceInput]) -> dict[str, torch.Tensor]:
+    """Pad to the longest article in the batch; `mask` marks real sentences."""
+    n = max(len(it.sentences) for it in items)
+    d = items[0].claim.shape[-1]
+    sentences = torch.zeros(len(items), n, d)
+    sentence_lex = torch.zeros(len(items), n, SENTENCE_FEATURES)
+    mask = torch.zeros(len(items), n, dtype=torch.bool)
+    for i, it in enumerate(items):
+        k = len(it.sentences)
+        sentences[i, :k], sentence_lex[i, :k], mask[i, :k] = it.sentences, it.sentence_lex, True
+    return {
+        "claim": torch.stack([it.claim for it in items]),
+        "sentences": sentences,
+        "sentence_lex": sentence_lex,
+        "pair_lex": torch.stack([it.pair_lex for it in items]),
+        "mask": mask,
+    }

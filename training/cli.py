@@ -1,0 +1,70 @@
+"""`opslens train extractive|stance --config FILE [overrides] [--resume]`."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from opslens.training.config import ExtractiveTrainConfig, StanceTrainConfig, load_config
+
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model component and write it into an artifact folder")
+    p.add_argument("task", choices=["extractive", "stance"])
+    p.add_argument("--config", type=Path, help="JSON config (default: the shipped one for the task)")
+    p.add_argument("--train-file", type=Path)
+    p.add_argument("--validation-file", type=Path)
+    p.add_argument("--run-dir", type=Path, help="checkpoints, logs, embedding cache")
+    p.add_argument("--output-dir", type=Path, help="artifact folder to write the component into")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-train-examples", type=int)
+    p.add_argument("--max-validation-examples", type=int)
+    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--eval-every", type=int)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {
+        k: getattr(args, k)
+        for k in (
+            "train_file",
+            "validation_file",
+            "run_dir",
+            "output_dir",
+            "epochs",
+            "batch_size",
+            "lr",
+            "seed",
+            "max_train_examples",
+            "max_validation_examples",
+            "checkpoint_every",
+            "eval_every",
+            "threads",
+        )
+    }
+    config_path = args.config or CONFIGS / f"{args.task}.json"
+    command = "opslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.task == "extractive":
+        from opslens.training.extractive import train_extractive
+
+        out = train_extractive(
+            load_config(ExtractiveTrainConfig, config_path, overrides), resume=args.resume, command=command
+        )
+    else:
+        from opslens.training.stance import train_stance
+
+        out = train_stance(
+            load_config(StanceTrainConfig, config_path, overrides), resume=args.resume, command=command
+        )
+    print(f"artifact written: {out}")
+    return 0

@@ -1,0 +1,37 @@
+"""Read training files through `datasets`: JSONL (optionally gzipped) or CSV, any path."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import datasets
+
+
+def file_sha256(path: Path | str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_table(path: Path | str, required: tuple[str, ...], limit: int | None = None) -> datasets.Dataset:
+    """Load one split; fail early and clearly when a required column is absent."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    suffixes = "".join(path.suffixes).lower()
+    builder = "csv" if ".csv" in suffixes else "json"
+    ds = datasets.load_dataset(builder, data_files=str(path), split="train")
+    missing = [c for c in required if c not in ds.column_names]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; found {ds.column_names}")
+    if limit is not None and limit < len(ds):
+        ds = ds.select(range(limit))
+    return ds
+
+
+def describe(path: Path | str, ds: datasets.Dataset) -> dict:
+    """The data record a model card keeps: where, which bytes, how many."""
+    return {"path": str(path), "sha256": file_sha256(path), "examples": len(ds)}

@@ -1,0 +1,147 @@
+"""The one training loop both trainers use: shuffled mini-batches, AdamW with linear
+warm-up/decay, periodic evaluation and checkpoints, `--resume` from the last checkpoint,
+metrics logged as JSON lines in the run folder."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from opslens.training.checkpoint import load_checkpoint, save_checkpoint
+from opslens.training.config import TrainConfig
+from torch import nn
+from tqdm import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+LOG = "train_log.jsonl"
+
+
+@dataclass
+class Task:
+    model: nn.Module
+    train_items: Sequence[Any]
+    collate: Callable[[list[Any]], dict[str, torch.Tensor]]
+    loss: Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]
+    evaluate: Callable[[nn.Module], dict[str, float]]
+    key_metric: str  # higher is better; picks the checkpoint that ships
+
+
+@dataclass
+class FitResult:
+    best_state: dict[str, torch.Tensor]
+    best_metrics: dict[str, float]
+    steps: int
+    seconds_per_step: float
+    train_seconds: float
+
+
+def _log(run_dir: Path, record: dict[str, Any]) -> None:
+    with open(run_dir / LOG, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
+    run_dir = cfg.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    model = task.model
+    batches_per_epoch = (len(task.train_items) + cfg.batch_size - 1) // cfg.batch_size
+    total_steps = batches_per_epoch * cfg.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    step, best_metric, best_metrics = 0, float("-inf"), {}
+    best_state = copy.deepcopy(model.state_dict())
+    train_seconds = 0.0
+
+    state = load_checkpoint(run_dir) if resume else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, best_metric = state["step"], state["best_metric"]
+        best_metrics, best_state = state["best_metrics"], state["best_state"]
+        train_seconds = state["train_seconds"]
+        _log(run_dir, {"event": "resume", "step": step})
+    elif resume:
+        _log(run_dir, {"event": "resume_requested_but_no_checkpoint"})
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            run_dir,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "step": step,
+                "best_metric": best_metric,
+                "best_metrics": best_metrics,
+                "best_state": best_state,
+                "train_seconds": train_seconds,
+            },
+        )
+
+    def evaluate() -> None:
+        nonlocal best_metric, best_metrics, best_state
+        model.eval()
+        with torch.no_grad():
+            metrics = task.evaluate(model)
+        model.train()
+        improved = metrics[task.key_metric] > best_metric
+        if improved:
+            best_metric, best_metrics = metrics[task.key_metric], metrics
+            best_state = copy.deepcopy(model.state_dict())
+        _log(run_dir, {"event": "eval", "step": step, "best": improved, **metrics})
+        tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+    model.train()
+    progress = tqdm(total=total_steps, initial=step, desc="train", unit="step", mininterval=5)
+    while step < total_steps:
+        epoch, first = divmod(step, batches_per_epoch)
+        # The permutation depends on seed and epoch only, so a resumed run sees the same batches.
+        order = torch.randperm(
+            len(task.train_items), generator=torch.Generator().manual_seed(cfg.seed + epoch)
+        )
+        for b in range(first, batches_per_epoch):
+            t0 = time.perf_counter()
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].tolist()
+            loss = task.loss(model, task.collate([task.train_items[i] for i in idx]))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            train_seconds += time.perf_counter() - t0
+            progress.update(1)
+            if step % 50 == 0:
+                _log(
+                    run_dir,
+                    {
+                        "event": "train",
+                        "step": step,
+                        "epoch": epoch,
+                        "loss": float(loss),
+                        "lr": scheduler.get_last_lr()[0],
+                    },
+                )
+                progress.set_postfix(loss=f"{float(loss):.4f}")
+            if step % cfg.eval_every == 0 or b == batches_per_epoch - 1:
+                evaluate()
+            if step % cfg.checkpoint_every == 0 or step == total_steps:
+                checkpoint()
+    progress.close()
+    if not best_metrics:  # resumed a finished run: evaluate what we have
+        evaluate()
+    return FitResult(
+        best_state=best_state,
+        best_metrics=best_metrics,
+        steps=step,
+        seconds_per_step=train_seconds / max(step, 1),
+        train_seconds=train_seconds,
+    )
