@@ -16,8 +16,14 @@ def file_sha256(path: Path | str) -> str:
     return h.hexdigest()
 
 
-def load_table(path: Path | str, required: tuple[str, ...], limit: int | None = None) -> datasets.Dataset:
-    """Load one split; fail early and clearly when a required column is absent."""
+def load_table(
+    path: Path | str, required: tuple[str, ...], limit: int | None = None, *, sample_seed: int | None = None
+) -> datasets.Dataset:
+    """Load one split; fail early and clearly when a required column is absent.
+
+    With `limit`, keep the first `limit` rows, or a seeded random sample of that size when
+    `sample_seed` is given (files are often ordered by source, and a prefix would be skewed).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
@@ -28,7 +34,8 @@ def load_table(path: Path | str, required: tuple[str, ...], limit: int | None = 
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; found {ds.column_names}")
     if limit is not None and limit < len(ds):
-        ds = ds.select(range(limit))
+        ds = ds.shuffle(seed=sample_seed) if sample_seed is not None else ds
+        ds = ds.select(range(limit)).flatten_indices()
     return ds
 
 

@@ -55,8 +55,8 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     fields = (cfg.article_field, cfg.summary_field)
-    train_ds = load_table(cfg.train_file, fields, cfg.max_train_examples)
-    val_ds = load_table(cfg.validation_file, fields, cfg.max_validation_examples)
+    train_ds = load_table(cfg.train_file, fields, cfg.max_train_examples, sample_seed=cfg.seed)
+    val_ds = load_table(cfg.validation_file, fields, cfg.max_validation_examples, sample_seed=cfg.seed)
     train_info, val_info = describe(cfg.train_file, train_ds), describe(cfg.validation_file, val_ds)
 
     encoder = SentenceEncoder(batch_size=cfg.encode_batch_size)

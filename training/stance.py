@@ -99,8 +99,8 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     fields = (cfg.headline_field, cfg.body_field, cfg.label_field)
-    train_ds = load_table(cfg.train_file, fields, cfg.max_train_examples)
-    val_ds = load_table(cfg.validation_file, fields, cfg.max_validation_examples)
+    train_ds = load_table(cfg.train_file, fields, cfg.max_train_examples, sample_seed=cfg.seed)
+    val_ds = load_table(cfg.validation_file, fields, cfg.max_validation_examples, sample_seed=cfg.seed)
     train_info, val_info = describe(cfg.train_file, train_ds), describe(cfg.validation_file, val_ds)
 
     encoder = SentenceEncoder(batch_size=cfg.encode_batch_size)
