@@ -43,6 +43,8 @@ class SentenceEncoder:
     ) -> None:
         self.path = path or encoder_path()
         self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+        # We split long texts into windows ourselves; the tokenizer need not warn about length.
+        self.tokenizer.model_max_length = 1 << 30
         self.model = AutoModel.from_pretrained(self.path, local_files_only=True).eval()
         # 256 is the window the model was trained with; positions go to 512.
         self.window_tokens = min(window_tokens, self.model.config.max_position_embeddings)

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from opslens.cli import main
 from opslens.eval.cli import DEFAULT_DATA
 from opslens.eval.stance_metrics import FNC_BASELINE_FULL_TEST
@@ -49,7 +48,8 @@ def test_eval_accepts_plain_jsonl(tmp_path: Path) -> None:
     import gzip
 
     src = DEFAULT_DATA["stance"]
-    lines = gzip.open(src, "rt", encoding="utf-8").read().splitlines()[:30]
+    with gzip.open(src, "rt", encoding="utf-8") as f:
+        lines = f.read().splitlines()[:30]
     plain = tmp_path / "small.jsonl"
     plain.write_text("\n".join(lines) + "\n", encoding="utf-8")
     results = _run("stance", tmp_path / "out", "--data", str(plain))

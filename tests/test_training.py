@@ -63,69 +63,16 @@ def test_train_both_components_resume_and_serve(tmp_path: Path) -> None:
         ],
     )
     out = tmp_path / "artifact"
-    common = [
-        "--output-dir",
-        str(out),
-        "--epochs",
-        "2",
-        "--batch-size",
-        "2",
-        "--checkpoint-every",
-        "1",
-        "--eval-every",
-        "2",
-    ]
-    assert (
-        main(
-            [
-                "train",
-                "extractive",
-                "--train-file",
-                str(news),
-                "--validation-file",
-                str(news),
-                "--run-dir",
-                str(tmp_path / "ext"),
-                *common,
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "train",
-                "stance",
-                "--train-file",
-                str(fnc),
-                "--validation-file",
-                str(fnc),
-                "--run-dir",
-                str(tmp_path / "st"),
-                *common,
-            ]
-        )
-        == 0
-    )
 
+    def train(task: str, data: Path, run: str, *extra: str) -> int:
+        paths = ["--train-file", str(data), "--validation-file", str(data), "--run-dir", str(tmp_path / run)]
+        steps = ["--epochs", "2", "--batch-size", "2", "--checkpoint-every", "1", "--eval-every", "2"]
+        return main(["train", task, *paths, "--output-dir", str(out), *steps, *extra])
+
+    assert train("extractive", news, "ext") == 0
+    assert train("stance", fnc, "st") == 0
     # Resuming a finished run continues from its last checkpoint instead of starting over.
-    assert (
-        main(
-            [
-                "train",
-                "stance",
-                "--train-file",
-                str(fnc),
-                "--validation-file",
-                str(fnc),
-                "--run-dir",
-                str(tmp_path / "st"),
-                "--resume",
-                *common,
-            ]
-        )
-        == 0
-    )
+    assert train("stance", fnc, "st", "--resume") == 0
     log = [json.loads(line) for line in (tmp_path / "st" / "train_log.jsonl").read_text().splitlines()]
     assert {"event": "resume", "step": 8} in log
 

@@ -19,7 +19,7 @@ from opslens.model.text import words
 from opslens.training.config import ExtractiveTrainConfig
 from opslens.training.data import describe, load_table
 from opslens.training.features import encode_articles
-from opslens.training.loop import Task, fit
+from opslens.training.loop import Task, fit, training_record
 from opslens.training.oracle import greedy_oracle
 from torch import nn
 from tqdm import tqdm
@@ -114,27 +114,20 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
         "extractive",
         model,
         cfg.model,
-        {
-            "description": (
+        training_record(
+            cfg,
+            result,
+            description=(
                 "BertSumExt-style scorer: frozen MiniLM sentence vectors -> position embedding -> "
                 f"{cfg.model.layers}-layer inter-sentence Transformer -> logit per sentence. Trained "
                 f"with BCE on greedy ROUGE-1+2 oracle labels (up to {cfg.oracle_sentences} sentences). "
                 f"Selection: top {cfg.summary_sentences} with trigram blocking, in article order."
             ),
-            "command": command,
-            "data": {"train": train_info, "validation": val_info},
-            "seed": cfg.seed,
-            "epochs": cfg.epochs,
-            "batch_size": cfg.batch_size,
-            "lr": cfg.lr,
-            "train_articles_used": len(items),
-            "steps": result.steps,
-            "seconds_per_step": round(result.seconds_per_step, 4),
-            "encode_seconds": round(encode_seconds, 1),
-            "wall_seconds": round(time.time() - started, 1),
-            "threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "metrics": {k: round(v, 3) for k, v in result.best_metrics.items()},
-        },
+            command=command,
+            data={"train": train_info, "validation": val_info},
+            encode_seconds=encode_seconds,
+            started=started,
+            train_articles_used=len(items),
+        ),
     )
     return cfg.output_dir

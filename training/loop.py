@@ -145,3 +145,34 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         seconds_per_step=train_seconds / max(step, 1),
         train_seconds=train_seconds,
     )
+
+
+def training_record(
+    cfg: TrainConfig,
+    result: FitResult,
+    *,
+    description: str,
+    command: str,
+    data: dict[str, Any],
+    encode_seconds: float,
+    started: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What a component's model card records about the run that made it."""
+    return {
+        "description": description,
+        "command": command,
+        "data": data,
+        "seed": cfg.seed,
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "steps": result.steps,
+        "seconds_per_step": round(result.seconds_per_step, 4),
+        "encode_seconds": round(encode_seconds, 1),
+        "wall_seconds": round(time.time() - started, 1),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        **extra,
+        "metrics": {k: round(v, 3) for k, v in result.best_metrics.items()},
+    }

@@ -20,7 +20,7 @@ from opslens.model.stance import StanceClassifier, StanceInput, collate, stance_
 from opslens.training.config import StanceTrainConfig
 from opslens.training.data import describe, load_table
 from opslens.training.features import encode_articles
-from opslens.training.loop import Task, fit
+from opslens.training.loop import Task, fit, training_record
 from torch import nn
 from tqdm import tqdm
 
@@ -154,30 +154,23 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
         "stance",
         model,
         model.config,
-        {
-            "description": (
+        training_record(
+            cfg,
+            result,
+            description=(
                 "Claim-to-sentence attention over frozen MiniLM sentence vectors, plus "
                 "claim/article similarity statistics and lexical cues (overlap, refuting and "
                 "hedging words) -> MLP -> agree/disagree/discuss/unrelated. The encoder is frozen; "
                 "only this head is trained. Evidence = the sentence with the highest attention."
             ),
-            "command": command,
-            "data": {"train": train_info, "validation": val_info},
-            "seed": cfg.seed,
-            "epochs": cfg.epochs,
-            "batch_size": cfg.batch_size,
-            "lr": cfg.lr,
-            "class_weights": {lab: round(float(w), 3) for lab, w in zip(labels, weights, strict=True)},
-            "steps": result.steps,
-            "seconds_per_step": round(result.seconds_per_step, 4),
-            "encode_seconds": round(encode_seconds, 1),
-            "wall_seconds": round(time.time() - started, 1),
-            "threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "temperature": round(temperature, 4),
-            "ece_validation_before": round(ece_before, 2),
-            "ece_validation_after": round(ece_after, 2),
-            "metrics": {k: round(v, 3) for k, v in result.best_metrics.items()},
-        },
+            command=command,
+            data={"train": train_info, "validation": val_info},
+            encode_seconds=encode_seconds,
+            started=started,
+            class_weights={lab: round(float(w), 3) for lab, w in zip(labels, weights, strict=True)},
+            temperature=round(temperature, 4),
+            ece_validation_before=round(ece_before, 2),
+            ece_validation_after=round(ece_after, 2),
+        ),
     )
     return cfg.output_dir

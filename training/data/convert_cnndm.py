@@ -20,6 +20,7 @@ Output: OUT/{train,validation,test}.jsonl.gz with fields
   id (str), article (str), summary (str; reference sentences joined by "\\n").
 Python 3.11, stdlib only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,12 +57,12 @@ def _fields(buf: bytes):
         if wtype == 0:
             val, pos = _varint(buf, pos)
         elif wtype == 1:
-            val, pos = buf[pos:pos + 8], pos + 8
+            val, pos = buf[pos : pos + 8], pos + 8
         elif wtype == 2:
             ln, pos = _varint(buf, pos)
-            val, pos = buf[pos:pos + ln], pos + ln
+            val, pos = buf[pos : pos + ln], pos + ln
         elif wtype == 5:
-            val, pos = buf[pos:pos + 4], pos + 4
+            val, pos = buf[pos : pos + 4], pos + 4
         else:
             raise ValueError(f"unsupported wire type {wtype}")
         yield field, wtype, val
@@ -108,8 +109,7 @@ def read_bin(path: str):
 
 # ------------------------------------------------------------ detokenizer ---
 
-_BRACKETS = {"-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]",
-             "-lcb-": "{", "-rcb-": "}"}
+_BRACKETS = {"-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": "{", "-rcb-": "}"}
 _CLITICS = re.compile(r" (n't|'s|'re|'ve|'ll|'d|'m)\b", re.I)
 
 
@@ -117,7 +117,7 @@ def detok(text: str) -> str:
     """Simple PTB-style detokenization (casing is NOT restored)."""
     toks = text.split()
     out: list[str] = []
-    attach_next = False   # glue the next token to the previous one
+    attach_next = False  # glue the next token to the previous one
     dquote_open = False
     for t in toks:
         lt = t.lower()
@@ -127,15 +127,15 @@ def detok(text: str) -> str:
             dquote_open = False  # force "opening" behaviour below
         elif t == "''":
             t = '"'
-            dquote_open = True   # force "closing" behaviour below
+            dquote_open = True  # force "closing" behaviour below
         if t == '"':
-            if dquote_open:            # closing quote: glue left
+            if dquote_open:  # closing quote: glue left
                 if out:
                     out[-1] += t
                 else:
                     out.append(t)
                 dquote_open = False
-            else:                      # opening quote: glue right
+            else:  # opening quote: glue right
                 out.append(t)
                 attach_next = True
                 dquote_open = True
@@ -155,7 +155,7 @@ def detok(text: str) -> str:
     s = " ".join(out)
     s = _CLITICS.sub(r"\1", s)
     s = re.sub(r"\b(gon|wan) na\b", r"\1na", s)
-    s = re.sub(r"(?<=\w) - (?=\w)", "-", s)   # "editor - in - chief"
+    s = re.sub(r"(?<=\w) - (?=\w)", "-", s)  # "editor - in - chief"
     s = re.sub(r"\s+", " ", s)
     return s.strip()
 
@@ -197,8 +197,7 @@ def collect(paths: list[str]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("paths", nargs="+")
     ap.add_argument("--out", default="/work/sumdata")
     ap.add_argument("--train-cap", type=int, default=60000)
@@ -225,13 +224,12 @@ def main(argv=None) -> int:
                 stats["empty_or_short"] += 1
                 continue
             h = hashlib.sha1(article.encode("utf-8")).hexdigest()
-            if h in seen:               # drop exact duplicate articles (keep first)
+            if h in seen:  # drop exact duplicate articles (keep first)
                 stats["duplicate"] += 1
                 continue
             rid = f"cnndm-{stem}-{i:04d}"
             seen[h] = rid
-            rows[split].append({"id": rid, "article": article,
-                                "summary": "\n".join(summary_sents)})
+            rows[split].append({"id": rid, "article": article, "summary": "\n".join(summary_sents)})
 
     if not rows["validation"]:
         keep, val = [], []
@@ -246,14 +244,12 @@ def main(argv=None) -> int:
     for split, rs in rows.items():
         out = os.path.join(args.out, f"{split}.jsonl.gz")
         # mtime=0 and no file name in the header -> byte-identical reruns
-        with open(out, "wb") as raw, \
-                gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
+        with open(out, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
             for r in rs:
                 gz.write((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8"))
         aw = sum(len(r["article"].split()) for r in rs) / max(1, len(rs))
         sw = sum(len(r["summary"].split()) for r in rs) / max(1, len(rs))
-        print(f"{split}: {len(rs)} examples, avg article {aw:.1f} words, "
-              f"avg summary {sw:.1f} words -> {out}")
+        print(f"{split}: {len(rs)} examples, avg article {aw:.1f} words, avg summary {sw:.1f} words -> {out}")
     print(f"dropped: {stats}")
     return 0
 
