@@ -9,14 +9,15 @@ Input format (as produced by the See et al. 2017 make_datafiles pipeline):
 The protobuf is decoded by hand here, so no TensorFlow/protobuf is needed.
 
 Usage:
-  python3 convert.py [--out DIR] [--train-cap N] [--val-frac F] PATH [PATH ...]
+  python3 training/data/convert_cnndm.py [--out DIR] [--prefix P] [--train-cap N]
+                                         [--val-frac F] PATH [PATH ...]
 
 PATH may be a .bin file or a directory of .bin files. The split is taken from
 the file name prefix: train_*, val_*/valid_*/validation_*, test_*. If no
 validation files are given, a validation split is carved deterministically from
 train (sha1 of the id, --val-frac, default 0.05).
 
-Output: OUT/{train,validation,test}.jsonl.gz with fields
+Output: OUT/PREFIX{train,validation,test}.jsonl.gz (default training/data/cnndm_*) with fields
   id (str), article (str), summary (str; reference sentences joined by "\\n").
 Python 3.11, stdlib only.
 """
@@ -199,7 +200,8 @@ def collect(paths: list[str]) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("paths", nargs="+")
-    ap.add_argument("--out", default="/work/sumdata")
+    ap.add_argument("--out", default="training/data")
+    ap.add_argument("--prefix", default="cnndm_", help="output file name prefix")
     ap.add_argument("--train-cap", type=int, default=60000)
     ap.add_argument("--val-frac", type=float, default=0.05)
     ap.add_argument("--min-article-words", type=int, default=30)
@@ -242,7 +244,7 @@ def main(argv=None) -> int:
 
     os.makedirs(args.out, exist_ok=True)
     for split, rs in rows.items():
-        out = os.path.join(args.out, f"{split}.jsonl.gz")
+        out = os.path.join(args.out, f"{args.prefix}{split}.jsonl.gz")
         # mtime=0 and no file name in the header -> byte-identical reruns
         with open(out, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
             for r in rs:
