@@ -34,6 +34,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _shown(path: Path) -> str:
+    """The path relative to the working directory when it lies below it (no home paths in cards)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def run(args: argparse.Namespace) -> int:
     from opslens.eval import stance, summarization
     from opslens.eval.report import markdown, write_run
@@ -60,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         "metrics": metrics,
         "baselines": baselines,
         "provenance": {
-            "data": str(data),
+            "data": _shown(data),
             "data_sha256": file_sha256(data),
             "examples": len(rows),
             "model": model.info.model_dump(),
@@ -84,9 +92,10 @@ def run(args: argparse.Namespace) -> int:
         path = folder / EVALUATION
         recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         keep = ("rouge1", "rouge2", "rougeLsum", "summary_words_mean", "fnc_score", "accuracy", "macro_f1")
-        recorded[args.suite] = {
+        # One record per suite and data file, so held-out and full-test figures sit side by side.
+        recorded[f"{args.suite}: {data.name}"] = {
             "command": command,
-            "data": str(data),
+            "data": _shown(data),
             "data_sha256": results["provenance"]["data_sha256"],
             "examples": len(rows),
             "metrics": {k: metrics[k] for k in keep if k in metrics},

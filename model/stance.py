@@ -34,7 +34,7 @@ class StanceClassifier(nn.Module):
         self.config = config
         d, h = config.input_dim, config.hidden
         self.sentence = nn.Sequential(
-            nn.Linear(3 * d + 1 + SENTENCE_FEATURES, h), nn.GELU(), nn.Dropout(config.dropout)
+            nn.Linear(2 * d + 1 + SENTENCE_FEATURES, h), nn.GELU(), nn.Dropout(config.dropout)
         )
         self.attend = nn.Sequential(nn.Linear(h, h // 2), nn.Tanh(), nn.Linear(h // 2, 1))
         self.classify = nn.Sequential(
@@ -55,7 +55,9 @@ class StanceClassifier(nn.Module):
         """Returns uncalibrated logits [B, L] and attention weights [B, N]."""
         c = claim[:, None, :].expand_as(sentences)
         cos = (c * sentences).sum(-1, keepdim=True)
-        h = self.sentence(torch.cat([c * sentences, (c - sentences).abs(), sentences, cos, sentence_lex], -1))
+        # Only claim-sentence interactions, never a sentence vector on its own: that would let the
+        # head memorise which story a body belongs to instead of how it treats the claim.
+        h = self.sentence(torch.cat([c * sentences, (c - sentences).abs(), cos, sentence_lex], -1))
         scores = self.attend(h).squeeze(-1).masked_fill(~mask, float("-inf"))
         weights = scores.softmax(-1)
         attended = (weights[..., None] * h).sum(1)

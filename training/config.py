@@ -50,6 +50,10 @@ class StanceTrainConfig(TrainConfig):
     # FNC-1 is 73% unrelated, 2% disagree: weight the loss by inverse class frequency^power.
     class_weight_power: float = 0.5
     class_weighting: Literal["frequency", "none"] = "frequency"
+    # "story": pool the train and validation files and hold out whole stories (see
+    # training.data.story_split); "file": use the validation file as given.
+    validation_split: Literal["story", "file"] = "story"
+    story_validation_fraction: float = 0.1
     model: StanceConfig = StanceConfig()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from pathlib import Path
 
 import datasets
@@ -42,3 +43,40 @@ def load_table(
 def describe(path: Path | str, ds: datasets.Dataset) -> dict:
     """The data record a model card keeps: where, which bytes, how many."""
     return {"path": str(path), "sha256": file_sha256(path), "examples": len(ds)}
+
+
+def story_split(
+    pooled: datasets.Dataset, headline: str, body: str, label: str, fraction: float, seed: int
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """Split stance rows so that validation shares no story with training.
+
+    A story is a connected group of headlines and bodies joined by related (not `unrelated`)
+    pairs. FNC-1's official split is by body only, so every validation headline also occurs
+    in training and validation overstates accuracy on unseen stories (the test set's case).
+    Validation = rows whose body lies in a held-out story; training = rows whose body and
+    headline both lie outside them (unrelated pairs that straddle the cut are dropped).
+    """
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(node: tuple[str, str]) -> tuple[str, str]:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    heads, bodies, labels = pooled[headline], pooled[body], pooled[label]
+    for h, b, y in zip(heads, bodies, labels, strict=True):
+        rh, rb = root(("h", h)), root(("b", b))
+        if y != "unrelated":
+            parent[rh] = rb
+    stories = sorted({root(("b", b)) for b in bodies})
+    random.Random(seed).shuffle(stories)
+    held = set(stories[: max(1, round(fraction * len(stories)))])
+    val_idx, train_idx = [], []
+    for i, (h, b) in enumerate(zip(heads, bodies, strict=True)):
+        if root(("b", b)) in held:
+            val_idx.append(i)
+        elif root(("h", h)) not in held:
+            train_idx.append(i)
+    return pooled.select(train_idx).flatten_indices(), pooled.select(val_idx).flatten_indices()

@@ -7,18 +7,20 @@ expected calibration error before/after is recorded in the model card.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
+import datasets
 import torch
 from opslens.eval.stance_metrics import stance_metrics
 from opslens.model.artifact import init_artifact, save_component
 from opslens.model.encoder import SentenceEncoder
 from opslens.model.stance import StanceClassifier, StanceInput, collate, stance_input
 from opslens.training.config import StanceTrainConfig
-from opslens.training.data import describe, load_table
+from opslens.training.data import describe, load_table, story_split
 from opslens.training.features import encode_articles
 from opslens.training.loop import Task, fit, training_record
 from torch import nn
@@ -50,6 +52,13 @@ def _pairs(cfg: StanceTrainConfig, ds, encoder: SentenceEncoder, cache: Path, ke
             (stance_input(row[cfg.headline_field], head_enc.vectors[h][0], sents, vecs), labels.index(label))
         )
     return items
+
+
+def _rows_key(ds: datasets.Dataset, fields: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    for name in fields:
+        h.update("\x1f".join(ds[name]).encode("utf-8"))
+    return f"{h.hexdigest()[:16]}-{len(ds)}"
 
 
 def _batch(items: list[Item]) -> dict[str, torch.Tensor]:
@@ -101,15 +110,24 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
     fields = (cfg.headline_field, cfg.body_field, cfg.label_field)
     train_ds = load_table(cfg.train_file, fields, cfg.max_train_examples, sample_seed=cfg.seed)
     val_ds = load_table(cfg.validation_file, fields, cfg.max_validation_examples, sample_seed=cfg.seed)
-    train_info, val_info = describe(cfg.train_file, train_ds), describe(cfg.validation_file, val_ds)
+    data = {"train": describe(cfg.train_file, train_ds), "validation": describe(cfg.validation_file, val_ds)}
+    split = "validation file as given"
+    if cfg.validation_split == "story":
+        pooled = datasets.concatenate_datasets([train_ds, val_ds])
+        train_ds, val_ds = story_split(pooled, *fields, cfg.story_validation_fraction, cfg.seed)
+        split = (
+            f"files pooled, {cfg.story_validation_fraction:.0%} of stories held out (seed {cfg.seed}): "
+            f"{len(train_ds)} train / {len(val_ds)} validation rows"
+        )
+    # Cache keys name the exact rows, so a different split or sample never reuses vectors.
+    train_key = f"stance-train-{_rows_key(train_ds, fields)}"
+    val_key = f"stance-val-{_rows_key(val_ds, fields)}"
 
     encoder = SentenceEncoder(batch_size=cfg.encode_batch_size)
     cache = cfg.run_dir / "cache"
     t0 = time.time()
-    train_items = _pairs(
-        cfg, train_ds, encoder, cache, f"stance-train-{train_info['sha256'][:16]}-{len(train_ds)}"
-    )
-    val_items = _pairs(cfg, val_ds, encoder, cache, f"stance-val-{val_info['sha256'][:16]}-{len(val_ds)}")
+    train_items = _pairs(cfg, train_ds, encoder, cache, train_key)
+    val_items = _pairs(cfg, val_ds, encoder, cache, val_key)
     encode_seconds = time.time() - t0
 
     labels = cfg.model.labels
@@ -164,7 +182,8 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
                 "only this head is trained. Evidence = the sentence with the highest attention."
             ),
             command=command,
-            data={"train": train_info, "validation": val_info},
+            data=data,
+            validation_split=split,
             encode_seconds=encode_seconds,
             started=started,
             class_weights={lab: round(float(w), 3) for lab, w in zip(labels, weights, strict=True)},
