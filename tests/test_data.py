@@ -1,9 +1,9 @@
-"""Training data helpers: the story-disjoint stance split."""
+"""Training data helpers: the story-disjoint stance split and row-level cache keys."""
 
 from __future__ import annotations
 
 import datasets
-from opslens.training.data import story_split
+from opslens.training.data import rows_key, story_split
 
 # Two stories (a Kherson body pair and an EU body), joined through shared related headlines.
 ROWS = [
@@ -41,3 +41,11 @@ def test_story_split_keeps_a_story_whole() -> None:
     bodies = set(val["body"])
     # The two Kherson bodies are one story (joined by "Kherson shelled"): both or neither.
     assert ("kherson body 1" in bodies) == ("kherson body 2" in bodies)
+
+
+def test_rows_key_names_the_rows_not_the_file() -> None:
+    fields = ("headline", "body", "stance")
+    pooled = _pooled()
+    # Same size, other rows (another seed or split of the same file): another key.
+    assert rows_key(pooled.select([0, 1, 2]), fields) != rows_key(pooled.select([3, 4, 5]), fields)
+    assert rows_key(pooled.select([0, 1, 2]), fields) == rows_key(_pooled().select([0, 1, 2]), fields)

@@ -45,6 +45,15 @@ def describe(path: Path | str, ds: datasets.Dataset) -> dict:
     return {"path": str(path), "sha256": file_sha256(path), "examples": len(ds)}
 
 
+def rows_key(ds: datasets.Dataset, fields: tuple[str, ...]) -> str:
+    """A cache key naming the exact rows (not just the file): another sample, seed or split of
+    the same file must never reuse vectors or labels cached for different rows."""
+    h = hashlib.sha256()
+    for name in fields:
+        h.update("\x1f".join(ds[name]).encode("utf-8"))
+    return f"{h.hexdigest()[:16]}-{len(ds)}"
+
+
 def story_split(
     pooled: datasets.Dataset, headline: str, body: str, label: str, fraction: float, seed: int
 ) -> tuple[datasets.Dataset, datasets.Dataset]:

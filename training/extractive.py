@@ -17,7 +17,7 @@ from opslens.model.encoder import SentenceEncoder
 from opslens.model.extractive import ExtractiveScorer, pad_documents, select_sentences
 from opslens.model.text import words
 from opslens.training.config import ExtractiveTrainConfig
-from opslens.training.data import describe, load_table
+from opslens.training.data import describe, load_table, rows_key
 from opslens.training.features import encode_articles
 from opslens.training.loop import Task, fit, training_record
 from opslens.training.oracle import greedy_oracle
@@ -61,8 +61,8 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
 
     encoder = SentenceEncoder(batch_size=cfg.encode_batch_size)
     cache = cfg.run_dir / "cache"
-    t_key = f"extractive-train-{train_info['sha256'][:16]}-{len(train_ds)}-{cfg.max_article_sentences}"
-    v_key = f"extractive-val-{val_info['sha256'][:16]}-{len(val_ds)}"
+    t_key = f"extractive-train-{rows_key(train_ds, fields)}-{cfg.max_article_sentences}"
+    v_key = f"extractive-val-{rows_key(val_ds, fields)}"
     t0 = time.time()
     train_enc = encode_articles(
         encoder, train_ds[cfg.article_field], cache, t_key, max_sentences=cfg.max_article_sentences

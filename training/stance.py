@@ -7,7 +7,6 @@ expected calibration error before/after is recorded in the model card.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import Counter
 from itertools import pairwise
@@ -20,7 +19,7 @@ from opslens.model.artifact import init_artifact, save_component
 from opslens.model.encoder import SentenceEncoder
 from opslens.model.stance import StanceClassifier, StanceInput, collate, stance_input
 from opslens.training.config import StanceTrainConfig
-from opslens.training.data import describe, load_table, story_split
+from opslens.training.data import describe, load_table, rows_key, story_split
 from opslens.training.features import encode_articles
 from opslens.training.loop import Task, fit, training_record
 from torch import nn
@@ -52,13 +51,6 @@ def _pairs(cfg: StanceTrainConfig, ds, encoder: SentenceEncoder, cache: Path, ke
             (stance_input(row[cfg.headline_field], head_enc.vectors[h][0], sents, vecs), labels.index(label))
         )
     return items
-
-
-def _rows_key(ds: datasets.Dataset, fields: tuple[str, ...]) -> str:
-    h = hashlib.sha256()
-    for name in fields:
-        h.update("\x1f".join(ds[name]).encode("utf-8"))
-    return f"{h.hexdigest()[:16]}-{len(ds)}"
 
 
 def _batch(items: list[Item]) -> dict[str, torch.Tensor]:
@@ -119,9 +111,8 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
             f"files pooled, {cfg.story_validation_fraction:.0%} of stories held out (seed {cfg.seed}): "
             f"{len(train_ds)} train / {len(val_ds)} validation rows"
         )
-    # Cache keys name the exact rows, so a different split or sample never reuses vectors.
-    train_key = f"stance-train-{_rows_key(train_ds, fields)}"
-    val_key = f"stance-val-{_rows_key(val_ds, fields)}"
+    train_key = f"stance-train-{rows_key(train_ds, fields)}"
+    val_key = f"stance-val-{rows_key(val_ds, fields)}"
 
     encoder = SentenceEncoder(batch_size=cfg.encode_batch_size)
     cache = cfg.run_dir / "cache"
