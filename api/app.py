@@ -5,48 +5,70 @@ built inside `create_app` as real types, not as names to resolve later.
 """
 
 import logging
-import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from opslens import __version__
+from opslens.api.batcher import (
+    ClientGoneError,
+    MicroBatcher,
+    QueueFullError,
+    RequestTimeoutError,
+    ShuttingDownError,
+)
 from opslens.api.body_limit import BodySizeLimit
-from opslens.api.metrics import Metrics, MetricsMiddleware
+from opslens.api.logs import log_access, valid_request_id
+from opslens.api.metrics import Metrics
+from opslens.api.observe import RequestObserver
 from opslens.api.schemas import BatchResponse, ErrorResponse, InfoResponse, SummarizeResponse, request_models
+from opslens.api.security import KeyGuard, RateLimitedError, authorization
 from opslens.api.settings import Settings
 from opslens.model.artifact import CARD, SHIPPED_ARTIFACT
 from opslens.model.pipeline import NoSentencesError, OpsLens
 from opslens.model.pipeline import Request as AnalysisRequest
+from opslens.model.results import Analysis
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 log = logging.getLogger("opslens.api")
 
+MODE = "extractive"
 ERRORS = {
+    401: {"model": ErrorResponse, "description": "API keys are configured and none valid was sent."},
     413: {"model": ErrorResponse, "description": "Request body over limits.max_body_bytes."},
     422: {"model": ErrorResponse, "description": "Invalid field; `loc` names it and `msg` the limit."},
-    503: {"model": ErrorResponse, "description": "The model is not loaded yet."},
+    429: {
+        "model": ErrorResponse,
+        "description": "The model queue is full or the key's rate limit is spent; see Retry-After.",
+    },
+    503: {"model": ErrorResponse, "description": "The model is not loaded yet, or the server is stopping."},
+    504: {"model": ErrorResponse, "description": "No answer within serving.request_timeout_s."},
 }
 
 
-def _error(status: int, loc: list[str | int], msg: str, kind: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": [{"loc": loc, "msg": msg, "type": kind}]})
+def _error(
+    status: int, loc: list[str | int], msg: str, kind: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"detail": [{"loc": loc, "msg": msg, "type": kind}]}, headers=headers
+    )
 
 
 def create_app(settings: Settings | None = None, model: OpsLens | None = None) -> FastAPI:
     """Build the service. Pass `model` to serve an already-loaded pipeline (tests)."""
     settings = settings or Settings()
     limits = settings.limits
+    serving = settings.serving
     metrics = Metrics()
-    # One inference at a time: torch already uses every core for one call, and parallel
-    # calls would only fight over them. Requests wait in the server's thread pool.
-    infer_lock = threading.Lock()
+    guard = KeyGuard(settings.accepted_keys(), settings.rate_limit)
     SummarizeRequest, BatchRequest = request_models(limits, settings.default_max_sentences)
 
     @asynccontextmanager
@@ -60,7 +82,21 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
             )
             metrics.model_load.set(time.perf_counter() - start)
             log.info("model %s loaded in %.1fs", app.state.model.info.version, time.perf_counter() - start)
-        yield
+        batcher: MicroBatcher[AnalysisRequest, Analysis] = MicroBatcher(
+            app.state.model.analyze_batch,
+            max_batch=serving.max_batch_articles,
+            max_queued=serving.max_queued_articles,
+            max_wait_s=serving.batch_wait_ms / 1000,
+            stats=metrics.batch_stats(),
+        )
+        batcher.start()
+        app.state.batcher = batcher
+        try:
+            yield
+        finally:
+            # Uvicorn has already waited for in-flight requests; anything still queued finishes.
+            await batcher.stop()
+            app.state.batcher = None
 
     app = FastAPI(
         title="OpsLens",
@@ -69,6 +105,7 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
         lifespan=lifespan,
     )
     app.state.model = model
+    app.state.batcher = None
     app.state.settings = settings
 
     def get_model(request: Request) -> OpsLens:
@@ -78,6 +115,7 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
         return loaded
 
     Model = Annotated[OpsLens, Depends(get_model)]
+    Client = Annotated[str, Depends(authorization(guard))]
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -88,32 +126,55 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
         ]
         return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
 
+    @app.exception_handler(RateLimitedError)
+    async def rate_limited(_: Request, exc: RateLimitedError) -> JSONResponse:
+        metrics.refused.labels("rate_limited").inc()
+        return _error(429, ["header"], str(exc), "rate_limited", {"Retry-After": str(exc.retry_after_s)})
+
     @app.exception_handler(Exception)
     async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    def analyze(model: OpsLens, items: list, loc: list[str | int]) -> list:
+    async def analyze(request: Request, items: Sequence, loc: list[str | int]) -> list[Analysis] | Response:
+        batcher: MicroBatcher[AnalysisRequest, Analysis] | None = request.app.state.batcher
+        if batcher is None:
+            return _error(503, [], "model not loaded yet", "not_ready", {"Retry-After": "5"})
         requests = [AnalysisRequest(i.text, i.title, tuple(i.claims), i.max_sentences) for i in items]
         try:
-            with infer_lock:
-                results = model.analyze_batch(requests)
+            results = await batcher.submit(
+                requests, timeout_s=serving.request_timeout_s, is_disconnected=request.is_disconnected
+            )
         except NoSentencesError as exc:
             return _error(422, [*loc, "text"], str(exc), "no_sentences")
-        metrics.articles.inc(len(results))
+        except QueueFullError as exc:
+            metrics.refused.labels("queue_full").inc()
+            limit = f"serving.max_queued_articles={serving.max_queued_articles}"
+            return _error(429, [], f"{exc} ({limit})", "queue_full", {"Retry-After": str(exc.retry_after_s)})
+        except RequestTimeoutError as exc:
+            metrics.refused.labels("timeout").inc()
+            return _error(504, [], f"{exc} (serving.request_timeout_s)", "timeout")
+        except ShuttingDownError as exc:
+            metrics.refused.labels("shutting_down").inc()
+            return _error(503, [], str(exc), "shutting_down", {"Retry-After": "5", "Connection": "close"})
+        except ClientGoneError:
+            metrics.refused.labels("client_gone").inc()
+            # Nobody reads this; 499 (nginx's "client closed request") marks it in logs and metrics.
+            return Response(status_code=499)
+        metrics.articles.labels(MODE).inc(len(results))
         return results
 
     @app.post("/summarize", response_model=SummarizeResponse, responses=ERRORS, tags=["summarize"])
-    def summarize(body: SummarizeRequest, model: Model):  # type: ignore[valid-type]
+    async def summarize(body: SummarizeRequest, request: Request, _: Client):  # type: ignore[valid-type]
         """Summarise one article and label its stance toward the title and each claim."""
-        results = analyze(model, [body], ["body"])
-        return results if isinstance(results, JSONResponse) else results[0]
+        results = await analyze(request, [body], ["body"])
+        return results if isinstance(results, Response) else results[0]
 
     @app.post("/summarize/batch", response_model=BatchResponse, responses=ERRORS, tags=["summarize"])
-    def summarize_batch(body: BatchRequest, model: Model):  # type: ignore[valid-type]
+    async def summarize_batch(body: BatchRequest, request: Request, _: Client):  # type: ignore[valid-type]
         """Several articles in one call (at most limits.max_batch_items); all or nothing."""
-        results = analyze(model, body.items, ["body", "items"])
-        return results if isinstance(results, JSONResponse) else BatchResponse(items=results)
+        results = await analyze(request, body.items, ["body", "items"])
+        return results if isinstance(results, Response) else BatchResponse(items=results)
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, str]:
@@ -127,8 +188,8 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
             return JSONResponse(status_code=503, content={"detail": "model not loaded"})
         return JSONResponse({"status": "ready", "model": request.app.state.model.info.model_dump()})
 
-    @app.get("/info", response_model=InfoResponse, tags=["ops"])
-    def info(model: Model) -> InfoResponse:
+    @app.get("/info", response_model=InfoResponse, responses={401: ERRORS[401]}, tags=["ops"])
+    def info(model: Model, _: Client) -> InfoResponse:
         """Model card, versions and the limits this server enforces."""
         folder = settings.model_path or SHIPPED_ARTIFACT
         card = folder / CARD
@@ -138,6 +199,8 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
             model=model.info.model_dump(),
             model_card=card.read_text(encoding="utf-8") if card.is_file() else "",
             limits=limits,
+            serving=serving,
+            auth={"api_keys": guard.enabled, "rate_limit": settings.rate_limit},
             libraries={p: version(p) for p in ("torch", "transformers", "fastapi", "pydantic")},
         )
 
@@ -146,7 +209,18 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
         """Prometheus exposition format."""
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    # Outermost: oversized bodies are refused before anything reads them.
+    # Added innermost first. CORS only when origins are configured.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "X-Request-ID", "Content-Type"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    # Oversized bodies are refused before anything reads them.
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(RequestObserver, observers=[metrics.observe, log_access])
+    # Outermost, so every response (413s included) carries the request ID and every log line has it.
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", validator=valid_request_id)
     return app

@@ -17,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
     from opslens.api.app import create_app
+    from opslens.api.logs import logging_config
     from opslens.api.settings import Settings
 
     overrides = {
@@ -30,5 +31,13 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     settings = Settings(**overrides)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=logging_config(settings.log_level, settings.log_format),
+        log_level=settings.log_level,
+        # On SIGTERM uvicorn stops accepting, lets in-flight requests finish, then stops.
+        timeout_graceful_shutdown=int(settings.serving.shutdown_timeout_s),
+    )
     return 0

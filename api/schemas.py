@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from opslens.api.settings import Limits
+from opslens.api.settings import Limits, Serving
 from opslens.model.results import Analysis
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -86,4 +86,6 @@ class InfoResponse(BaseModel):
     model: dict[str, Any]
     model_card: str
     limits: Limits
+    serving: Serving
+    auth: dict[str, Any] = Field(description="Whether API keys are required, and the per-key rate limit.")
     libraries: dict[str, str]

@@ -4,9 +4,10 @@ The one source of truth for every limit the API enforces; `GET /info` shows them
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Limits(BaseModel):
@@ -22,6 +23,33 @@ class Limits(BaseModel):
     )
 
 
+class Serving(BaseModel):
+    """The queue in front of the model and how requests are grouped into model calls."""
+
+    max_queued_articles: int = Field(
+        64, ge=1, description="Articles waiting for the model; past it requests get 429 with Retry-After."
+    )
+    max_batch_articles: int = Field(
+        16, ge=1, description="Most articles in one model call (requests are grouped up to it)."
+    )
+    batch_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="How long a model call waits for more requests to join it."
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="A request not answered by then gets 504 and leaves the queue."
+    )
+    shutdown_timeout_s: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
+
+
+def _split_commas(value: object) -> object:
+    # OPSLENS_API_KEYS="k1,k2" reads better in a shell than a JSON list.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OPSLENS_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -33,4 +61,38 @@ class Settings(BaseSettings):
     threads: int | None = Field(None, ge=1, description="torch intra-op threads; default: torch's.")
     default_max_sentences: int = Field(3, ge=1)
     log_level: str = "info"
+    log_format: Literal["json", "text"] = Field("json", description="Log lines: JSON objects or plain text.")
     limits: Limits = Limits()
+    serving: Serving = Serving()
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Accepted API keys (comma-separated in the environment); none = no auth.",
+    )
+    api_keys_file: Path | None = Field(None, description="File with one API key per line (# comments).")
+    rate_limit: str | None = Field(
+        None, description="Per-key request rate, e.g. '120/minute' (the `limits` notation); none = off."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS (comma-separated); none = CORS off."
+    )
+
+    _split = field_validator("api_keys", "cors_origins", mode="before")(_split_commas)
+
+    @model_validator(mode="after")
+    def _queue_fits_a_batch_request(self) -> Settings:
+        if self.serving.max_queued_articles < self.limits.max_batch_items:
+            raise ValueError(
+                f"serving.max_queued_articles ({self.serving.max_queued_articles}) must be at least "
+                f"limits.max_batch_items ({self.limits.max_batch_items}), or full batch requests never fit"
+            )
+        return self
+
+    def accepted_keys(self) -> list[str]:
+        """All accepted keys: the inline ones plus those in `api_keys_file`."""
+        keys = [k.get_secret_value() for k in self.api_keys]
+        if self.api_keys_file is not None:
+            for line in self.api_keys_file.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    keys.append(line)
+        return keys
