@@ -1,56 +1,56 @@
-"""Prometheus metrics: request counts by route and status, latency histograms."""
+"""Prometheus metrics: requests by route and status, latency, queue depth, batch sizes,
+model load time, modes used and refusals."""
 
 from __future__ import annotations
 
-import time
-
+from opslens.api.batcher import BatchStats
+from opslens.api.observe import Outcome
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:
     def __init__(self) -> None:
         # A registry per app, so several apps (tests) never clash on metric names.
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "opslens_requests_total", "HTTP requests", ["route", "status"], registry=self.registry
-        )
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter("opslens_requests_total", "HTTP requests", ["route", "status"], registry=r)
         self.latency = Histogram(
-            "opslens_request_seconds",
-            "Request latency",
-            ["route"],
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            registry=self.registry,
+            "opslens_request_seconds", "Request latency", ["route"], buckets=LATENCY_BUCKETS, registry=r
         )
-        self.model_load = Gauge(
-            "opslens_model_load_seconds", "Time to load the model", registry=self.registry
+        self.model_load = Gauge("opslens_model_load_seconds", "Time to load the model", registry=r)
+        self.articles = Counter("opslens_articles_total", "Articles analysed", ["mode"], registry=r)
+        self.queue_depth = Gauge("opslens_queue_articles", "Articles waiting for the model", registry=r)
+        self.queue_wait = Histogram(
+            "opslens_queue_wait_seconds",
+            "Time a request waited for the model",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
-        self.articles = Counter("opslens_articles_total", "Articles analysed", registry=self.registry)
+        self.batch_size = Histogram(
+            "opslens_batch_articles", "Articles per model call", buckets=(1, 2, 4, 8, 16, 32, 64), registry=r
+        )
+        self.batch_seconds = Histogram(
+            "opslens_batch_seconds", "Duration of one model call", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.refused = Counter(
+            "opslens_refused_total",
+            "Requests refused or abandoned: queue_full, timeout, client_gone, rate_limited, unauthorized, "
+            "shutting_down",
+            ["reason"],
+            registry=r,
+        )
 
+    def observe(self, outcome: Outcome) -> None:
+        """Observer for `RequestObserver`. The route template keeps label cardinality bounded."""
+        self.requests.labels(outcome.route, str(outcome.status)).inc()
+        self.latency.labels(outcome.route).observe(outcome.seconds)
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
+    def _batch(self, articles: int, seconds: float) -> None:
+        self.batch_size.observe(articles)
+        self.batch_seconds.observe(seconds)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        start = time.perf_counter()
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = scope.get("route")
-            # The route template, not the raw path, keeps label cardinality bounded.
-            name = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(name, str(status)).inc()
-            self.metrics.latency.labels(name).observe(time.perf_counter() - start)
+    def batch_stats(self) -> BatchStats:
+        return BatchStats(
+            on_queue_depth=self.queue_depth.set, on_batch=self._batch, on_wait=self.queue_wait.observe
+        )
