@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from opslens.api.app import create_app
     from opslens.api.logs import logging_config
     from opslens.api.settings import Settings
+    from transformers.utils.logging import disable_progress_bar
 
     overrides = {
         k: v
@@ -31,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     settings = Settings(**overrides)
+    # Progress bars are for terminals; the service log is one JSON object per line.
+    disable_progress_bar()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
