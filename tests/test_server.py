@@ -2,62 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+from opslens.eval.loadgen import drive, percentile, require_loopback, start_server
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start `opslens serve` on a free loopback port, wait for /ready, stop it afterwards."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opslens.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, "OPSLENS_THREADS": "1", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stdout.read().decode(errors='replace')}")
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("server not ready within 120 s")
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=60)
+def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen, Path]]:
+    with start_server({"OPSLENS_THREADS": "1", **env}, ready_timeout_s=120) as server:
+        yield server.url, server.process, server.log
 
 
 def test_server_serves_the_example_article(example_text: str) -> None:
-    with running_server() as (base, _):
+    with running_server() as (base, _, _):
         r = httpx.post(
             f"{base}/summarize",
             json={"text": example_text, "title": "Russia presses offensive in east"},
@@ -79,7 +48,7 @@ def test_sigterm_drains_in_flight_requests(example_text: str) -> None:
     """Graceful shutdown: a request already being served is answered, then the process exits;
     the log is JSON lines, and no article text is in it."""
     items = [{"text": example_text, "title": "Russia presses offensive"}] * 12
-    with running_server() as (base, proc):
+    with running_server() as (base, proc, log_file):
         answer: dict[str, httpx.Response] = {}
         sender = threading.Thread(
             target=lambda: answer.setdefault(
@@ -102,9 +71,38 @@ def test_sigterm_drains_in_flight_requests(example_text: str) -> None:
         assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{base}/health", timeout=5)
-        log = proc.stdout.read().decode(errors="replace").splitlines()
+        log = log_file.read_text(errors="replace").splitlines()
     records = [json.loads(line) for line in log if line.startswith("{")]
     assert records and len(records) == len(log), "every log line is a JSON object"
     batch = [r for r in records if r.get("path") == "/summarize/batch"]
     assert batch and batch[0]["status"] == 200 and batch[0]["request_id"]
     assert "Bakhmut" not in "\n".join(log)
+
+
+def test_load_generator_counts_what_the_server_answers(example_text: str) -> None:
+    with running_server(OPSLENS_SERVING__MAX_QUEUED_ARTICLES="2", OPSLENS_LIMITS__MAX_BATCH_ITEMS="2") as (
+        base,
+        _,
+        _,
+    ):
+        payload = {"text": example_text}
+        result = asyncio.run(drive(base, "/summarize", payload, clients=6, requests=18, duration_s=60))
+    summary = result.summary()
+    assert summary["requests"] == 18
+    assert summary["ok"] + summary["429"] == 18 and summary["errors"] == 0
+    assert summary["429"] > 0, "6 clients against a queue of 2 must be throttled"
+    assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
+
+
+def test_load_goes_only_to_loopback() -> None:
+    require_loopback("http://127.0.0.1:8000")
+    require_loopback("http://localhost:8000")
+    for url in ("http://10.1.2.3:8000", "http://192.168.0.10", "http://8.8.8.8"):
+        with pytest.raises(ValueError, match="loopback"):
+            require_loopback(url)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 99)) == (50.0, 95.0, 99.0)
+    assert percentile([7.0], 99) == 7.0
