@@ -41,6 +41,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 log = logging.getLogger("opslens.api")
 
 MODE = "extractive"
+WARMUP_TEXT = (
+    "The service started and loaded its model. It answers one request before the first client does, "
+    "so that the first client waits no longer than the others."
+)
 ERRORS = {
     401: {"model": ErrorResponse, "description": "API keys are configured and none valid was sent."},
     413: {"model": ErrorResponse, "description": "Request body over limits.max_body_bytes."},
@@ -80,6 +84,9 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
                 threads=settings.threads,
                 max_article_sentences=limits.max_article_sentences,
             )
+            # One call before the first request: lazy initialisation (kernels, caches) costs the
+            # first caller a second otherwise.
+            app.state.model.analyze(WARMUP_TEXT, title="Warm-up", max_sentences=1)
             metrics.model_load.set(time.perf_counter() - start)
             log.info("model %s loaded in %.1fs", app.state.model.info.version, time.perf_counter() - start)
         batcher: MicroBatcher[AnalysisRequest, Analysis] = MicroBatcher(
