@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.config
+import pydoc
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -87,29 +87,22 @@ def test_request_id_is_echoed_or_made(model, caplog) -> None:
     assert all("SECRET-TOKEN" not in r.getMessage() and "SECRET-TOKEN" not in str(r.__dict__) for r in lines)
 
 
-@pytest.fixture
-def restore_logging():
-    names = ["", "opslens", "uvicorn", "uvicorn.error", "uvicorn.access"]
-    saved = {n: (lg.handlers[:], lg.level, lg.propagate) for n in names for lg in [logging.getLogger(n)]}
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        lg = logging.getLogger(name)
-        lg.handlers[:] = handlers
-        lg.setLevel(level)
-        lg.propagate = propagate
-
-
-def test_json_log_lines_carry_the_request_id(capsys, restore_logging) -> None:
-    logging.config.dictConfig(logging_config("info", "json"))
+def test_json_log_lines_carry_the_request_id() -> None:
+    # Build the configured formatter and filter by hand: dictConfig in-process would close
+    # pytest's own log handlers. The real server's log is checked in test_server.py.
+    config = logging_config("info", "json")
+    spec = dict(config["formatters"]["default"])
+    formatter = pydoc.locate(spec.pop("()"))(**spec)
+    filter_spec = dict(config["filters"]["request_id"])
+    request_filter = pydoc.locate(filter_spec.pop("()"))(**filter_spec)
+    record = logging.LogRecord("opslens.api", logging.INFO, __file__, 1, "hello %s", ("there",), None)
     token = correlation_id.set("req-7")
     try:
-        logging.getLogger("opslens.api").info("hello %s", "there")
+        assert request_filter.filter(record)
     finally:
         correlation_id.reset(token)
-    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
-    assert line["message"] == "hello there"
-    assert line["request_id"] == "req-7"
-    assert line["level"] == "INFO"
+    line = json.loads(formatter.format(record))
+    assert (line["message"], line["request_id"], line["level"]) == ("hello there", "req-7", "INFO")
 
 
 def test_timeout_is_504(model, example_text: str) -> None:
