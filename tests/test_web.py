@@ -156,7 +156,7 @@ def test_page_summarises_highlights_and_labels(page: Page, live_server: str, exa
 
 
 @pytest.mark.slow
-def test_markup_is_text_and_emoji_offsets_line_up(page: Page, live_server: str) -> None:
+def test_markup_is_text_and_emoji_offsets_line_up(page: Page, live_server: str, tmp_path: Path) -> None:
     analyze(page, HOSTILE, max_sentences=3)
     expect(page.locator("#status")).to_contain_text("Done", timeout=60_000)
     api = expected(live_server, page, max_sentences=3)
@@ -179,6 +179,7 @@ def test_markup_is_text_and_emoji_offsets_line_up(page: Page, live_server: str) 
     assert page.locator("#article img, #article script, #article b").count() == 0
     assert page.evaluate("window.__pwned") is None
     assert "<script>" in page.text_content("#article")
+    page.screenshot(path=tmp_path / "opslens-markup-emoji.png", full_page=True)
 
 
 @pytest.mark.slow
