@@ -10,17 +10,16 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, PlainTextResponse
 from opslens import __version__
 from opslens.api.body_limit import BodySizeLimit
 from opslens.api.metrics import Metrics, MetricsMiddleware
+from opslens.api.page import add_page
 from opslens.api.schemas import BatchResponse, ErrorResponse, InfoResponse, SummarizeResponse, request_models
 from opslens.api.settings import Settings
 from opslens.model.artifact import CARD, SHIPPED_ARTIFACT
@@ -29,14 +28,6 @@ from opslens.model.pipeline import Request as AnalysisRequest
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 log = logging.getLogger("opslens.api")
-STATIC = Path(__file__).parent / "static"
-# The analyst page never needs anything but its own files; this keeps pasted markup inert even
-# if a rendering bug ever let it into the DOM.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
 
 ERRORS = {
     413: {"model": ErrorResponse, "description": "Request body over limits.max_body_bytes."},
@@ -151,12 +142,7 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
             libraries={p: version(p) for p in ("torch", "transformers", "fastapi", "pydantic")},
         )
 
-    @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        """The analyst web page (api/static)."""
-        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_page(app)
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     def prometheus_metrics() -> PlainTextResponse:

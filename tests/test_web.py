@@ -15,7 +15,8 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from opslens.api.app import STATIC, create_app
+from opslens.api.app import create_app
+from opslens.api.page import STATIC
 from PIL import Image
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
