@@ -5,7 +5,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,15 +36,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server() -> Iterator[str]:
-    """The real thing: `opslens serve` in a subprocess on a free loopback port, once it is
-    ready. Yields its base URL."""
+@contextmanager
+def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start `opslens serve` on a free loopback port, wait for /ready, stop it afterwards."""
     port = _free_port()
-    env = {**os.environ, "OPSLENS_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "opslens.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
+        env={**os.environ, "OPSLENS_THREADS": "1", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -61,7 +60,21 @@ def live_server() -> Iterator[str]:
             time.sleep(0.5)
         else:
             pytest.fail("server not ready within 120 s")
-        yield base
+        yield base, proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def start_server() -> Callable[..., AbstractContextManager[tuple[str, subprocess.Popen]]]:
+    """`with start_server(OPSLENS_X="1") as (base_url, process):` a real server of one's own."""
+    return running_server
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    """One real server with default settings, shared by the tests that only call it."""
+    with running_server() as (base, _):
+        yield base
