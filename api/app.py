@@ -29,6 +29,7 @@ from opslens.api.body_limit import BodySizeLimit
 from opslens.api.logs import log_access, valid_request_id
 from opslens.api.metrics import Metrics
 from opslens.api.observe import RequestObserver
+from opslens.api.page import add_page
 from opslens.api.schemas import BatchResponse, ErrorResponse, InfoResponse, SummarizeResponse, request_models
 from opslens.api.security import KeyGuard, RateLimitedError, authorization
 from opslens.api.settings import Settings
@@ -210,6 +211,8 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
             auth={"api_keys": guard.enabled, "rate_limit": settings.rate_limit},
             libraries={p: version(p) for p in ("torch", "transformers", "fastapi", "pydantic")},
         )
+
+    add_page(app)
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     def prometheus_metrics() -> PlainTextResponse:

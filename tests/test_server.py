@@ -5,28 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
-from opslens.eval.loadgen import drive, percentile, require_loopback, start_server
+from opslens.eval.loadgen import drive, percentile, require_loopback
 
 pytestmark = pytest.mark.slow
 
 
-@contextmanager
-def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen, Path]]:
-    with start_server({"OPSLENS_THREADS": "1", **env}, ready_timeout_s=120) as server:
-        yield server.url, server.process, server.log
-
-
-def test_server_serves_the_example_article(example_text: str) -> None:
-    with running_server() as (base, _, _):
+def test_server_serves_the_example_article(serve, example_text: str) -> None:
+    with serve() as server:
+        base = server.url
         r = httpx.post(
             f"{base}/summarize",
             json={"text": example_text, "title": "Russia presses offensive in east"},
@@ -44,11 +35,12 @@ def test_server_serves_the_example_article(example_text: str) -> None:
         assert "opslens_requests_total" in httpx.get(f"{base}/metrics", timeout=10).text
 
 
-def test_sigterm_drains_in_flight_requests(example_text: str) -> None:
+def test_sigterm_drains_in_flight_requests(serve, example_text: str) -> None:
     """Graceful shutdown: a request already being served is answered, then the process exits;
     the log is JSON lines, and no article text is in it."""
     items = [{"text": example_text, "title": "Russia presses offensive"}] * 12
-    with running_server() as (base, proc, log_file):
+    with serve() as server:
+        base, proc = server.url, server.process
         answer: dict[str, httpx.Response] = {}
         sender = threading.Thread(
             target=lambda: answer.setdefault(
@@ -71,7 +63,7 @@ def test_sigterm_drains_in_flight_requests(example_text: str) -> None:
         assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{base}/health", timeout=5)
-        log = log_file.read_text(errors="replace").splitlines()
+        log = server.log.read_text(errors="replace").splitlines()
     records = [json.loads(line) for line in log if line.startswith("{")]
     assert records and len(records) == len(log), "every log line is a JSON object"
     batch = [r for r in records if r.get("path") == "/summarize/batch"]
@@ -79,12 +71,9 @@ def test_sigterm_drains_in_flight_requests(example_text: str) -> None:
     assert "Bakhmut" not in "\n".join(log)
 
 
-def test_load_generator_counts_what_the_server_answers(example_text: str) -> None:
-    with running_server(OPSLENS_SERVING__MAX_QUEUED_ARTICLES="2", OPSLENS_LIMITS__MAX_BATCH_ITEMS="2") as (
-        base,
-        _,
-        _,
-    ):
+def test_load_generator_counts_what_the_server_answers(serve, example_text: str) -> None:
+    with serve(OPSLENS_SERVING__MAX_QUEUED_ARTICLES="2", OPSLENS_LIMITS__MAX_BATCH_ITEMS="2") as server:
+        base = server.url
         payload = {"text": example_text}
         result = asyncio.run(drive(base, "/summarize", payload, clients=6, requests=18, duration_s=60))
     summary = result.summary()
