@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
                 settings.model_path,
                 threads=settings.threads,
                 max_article_sentences=limits.max_article_sentences,
+                backend=settings.encoder_backend,
+                cache_dir=settings.cache_dir,
             )
             metrics.model_load.set(time.perf_counter() - start)
             log.info("model %s loaded in %.1fs", app.state.model.info.version, time.perf_counter() - start)
