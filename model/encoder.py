@@ -129,7 +129,9 @@ def load_encoder(
     if backend == "torch":
         return SentenceEncoder(window_tokens=window_tokens)
     if backend == "onnx":
-        from opslens.model.onnx_encoder import OnnxSentenceEncoder
-
+        try:
+            from opslens.model.onnx_encoder import OnnxSentenceEncoder
+        except ImportError as exc:
+            raise RuntimeError(f"the onnx backend needs: pip install 'opslens[onnx]' ({exc})") from exc
         return OnnxSentenceEncoder(window_tokens=window_tokens, threads=threads, cache_dir=cache_dir)
     raise ValueError(f"unknown encoder backend {backend!r}; choose one of: {', '.join(BACKENDS)}")

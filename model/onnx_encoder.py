@@ -19,6 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import onnxruntime as ort
 import torch
 from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE, Backend, Encoder, encoder_path, mean_pool
 
@@ -101,7 +102,10 @@ def _export_fp32(dest: Path) -> None:
 
 def build(cache_dir: Path) -> Path:
     """Export, quantise, hash and record; returns the model path. Atomic: readers never see half a file."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    try:  # the quantiser imports the `onnx` package
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise RuntimeError(f"building the onnx encoder needs: pip install 'opslens[onnx]' ({exc})") from exc
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     q = RECIPE["quantization"]
@@ -175,8 +179,6 @@ class OnnxSentenceEncoder(Encoder):
         threads: int | None = None,
         cache_dir: Path | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         super().__init__(None, window_tokens=window_tokens, batch_size=batch_size)
         self.model_path = prepare(cache_dir)
         options = ort.SessionOptions()
