@@ -13,6 +13,8 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from importlib.metadata import version
@@ -153,17 +155,28 @@ def verify(cache_dir: Path) -> Path:
     return path
 
 
-def prepare(cache_dir: Path | None = None, *, force: bool = False) -> Path:
+def _build_in_child(cache_dir: Path) -> Path:
+    # Exporting loads the torch weights; built in a child process, they never enter (and never
+    # stay in) the memory of the process that serves.
+    command = [sys.executable, "-m", "opslens.cli", "prepare", "--force", "--cache-dir", str(cache_dir)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = done.stderr[-3000:]
+        raise EncoderCacheError(f"building the ONNX encoder failed ({' '.join(command)}):\n{tail}")
+    return verify(cache_dir)
+
+
+def prepare(cache_dir: Path | None = None, *, force: bool = False, in_child: bool = False) -> Path:
     """Path of a verified int8 encoder: built when missing, stale (other versions or recipe) or forced."""
     cache_dir = cache_dir or default_cache_dir()
     record = _record(cache_dir)
-    if force or record is None:
-        return build(cache_dir)
     current = build_inputs()
-    if {k: record.get(k) for k in current} != current:
+    stale = record is not None and {k: record.get(k) for k in current} != current
+    if record is not None and not stale and not force:
+        return verify(cache_dir)
+    if stale:
         log.info("cached ONNX encoder was built from other versions or recipe; rebuilding")
-        return build(cache_dir)
-    return verify(cache_dir)
+    return _build_in_child(cache_dir) if in_child else build(cache_dir)
 
 
 class OnnxSentenceEncoder(Encoder):
@@ -180,7 +193,7 @@ class OnnxSentenceEncoder(Encoder):
         cache_dir: Path | None = None,
     ) -> None:
         super().__init__(None, window_tokens=window_tokens, batch_size=batch_size)
-        self.model_path = prepare(cache_dir)
+        self.model_path = prepare(cache_dir, in_child=True)
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
