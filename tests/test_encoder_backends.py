@@ -1,8 +1,8 @@
 """The int8 ONNX encoder against the torch reference, and the cache that holds its build.
 
-Agreement tolerances are measured, not hoped for (see the README's serving-performance notes):
-int8 weights move each vector a little, so near-ties between stance classes or between summary
-sentences can flip; the tests bound how often.
+Exact identity is impossible: int8 weights (and per-batch activation scales) move each vector a
+little, so near-ties between stance classes or between summary sentences can flip. The tests
+bound how often, at the measured rates below.
 """
 
 from __future__ import annotations
@@ -25,17 +25,21 @@ from opslens.model.onnx_encoder import (
     prepare,
     verify,
 )
-from opslens.model.pipeline import OpsLens
+from opslens.model.pipeline import OpsLens, Request
 from opslens.model.text import parse_document
 from opslens.training.data import load_table
 
-# Measured on the committed held-out sets (see the module docstring for why not exact identity).
+# Measured on the committed held-out sets, torch vs onnx-int8 (full `opslens eval` runs):
+# stance labels differ on 13 of 2,574 pairs (0.51%; 1 in the first 400 rows used here), all of
+# them predictions with confidence below 0.55; summaries differ (any of the 3 sentences) for 28
+# of 300 articles (9.3%; 1 of the first 24 used here). Bounds leave room for other CPUs' int8
+# kernels; cosines were min 0.975, mean 0.992 over 443 held-out news sentences.
 MIN_COSINE = 0.96
 MIN_MEAN_COSINE = 0.985
-STANCE_ROWS = 400  # pairs, the first bodies of fnc1_heldout (full set: 2,574)
+STANCE_ROWS = 400  # pairs: the first 10 bodies of fnc1_heldout (full set: 2,574 pairs, 100 bodies)
 MAX_STANCE_FLIP_RATE = 0.01
-SUMMARY_ARTICLES = 40  # of news_heldout's 300
-MAX_SUMMARY_CHANGE_RATE = 0.10
+SUMMARY_ARTICLES = 24  # of news_heldout's 300, in the eval's batches of 8
+MAX_SUMMARY_CHANGE_RATE = 0.15
 
 
 def _fake_build(cache_dir: Path, payload: bytes = b"graph bytes") -> Path:
@@ -168,10 +172,14 @@ def test_stance_labels_agree_with_torch(model: OpsLens, onnx_model: OpsLens) -> 
 @pytest.mark.slow
 def test_summary_choices_agree_with_torch(model: OpsLens, onnx_model: OpsLens) -> None:
     rows = list(load_table(DEFAULT_DATA["summarization"], summarization.FIELDS, SUMMARY_ARTICLES))
-    changed = [
-        r["id"]
-        for r in rows
-        if [s.index for s in model.analyze(r["article"]).sentences]
-        != [s.index for s in onnx_model.analyze(r["article"]).sentences]
-    ]
+    changed = []
+    # Batched as `opslens eval summarization` batches (int8 activation scales are per batch).
+    for lo in range(0, len(rows), 8):
+        requests = [Request(r["article"]) for r in rows[lo : lo + 8]]
+        ref, fast = model.analyze_batch(requests), onnx_model.analyze_batch(requests)
+        changed += [
+            r["id"]
+            for r, a, b in zip(rows[lo : lo + 8], ref, fast, strict=True)
+            if [s.index for s in a.sentences] != [s.index for s in b.sentences]
+        ]
     assert len(changed) <= MAX_SUMMARY_CHANGE_RATE * len(rows), changed
