@@ -1,4 +1,4 @@
-"""The `opslens` command: serve, summarize, train, eval."""
+"""The `opslens` command: serve, summarize, prepare, train, eval."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ def build_parser() -> argparse.ArgumentParser:
     from opslens.api.cli import add_parser as add_serve
     from opslens.eval.cli import add_parser as add_eval
     from opslens.model.cli import add_parser as add_summarize
+    from opslens.model.cli import add_prepare_parser as add_prepare
     from opslens.training.cli import add_parser as add_train
 
     parser = argparse.ArgumentParser(prog="opslens", description=__doc__)
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_serve(sub)
     add_summarize(sub)
+    add_prepare(sub)
     add_train(sub)
     add_eval(sub)
     return parser

@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
                 settings.model_path,
                 threads=settings.threads,
                 max_article_sentences=limits.max_article_sentences,
+                backend=settings.encoder_backend,
+                cache_dir=settings.cache_dir,
             )
             # One call before the first request: lazy initialisation (kernels, caches) costs the
             # first caller a second otherwise.

@@ -58,7 +58,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     model_path: Path | None = Field(None, description="Artifact folder; default: the shipped model.")
-    threads: int | None = Field(None, ge=1, description="torch intra-op threads; default: torch's.")
+    threads: int | None = Field(None, ge=1, description="Intra-op threads of torch and onnxruntime.")
+    encoder_backend: Literal["torch", "onnx"] = Field(
+        "torch", description="Sentence encoder: torch (reference) or onnx (int8 ONNX Runtime, faster)."
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where the onnx encoder is built; default: ~/.cache/opslens."
+    )
     default_max_sentences: int = Field(3, ge=1)
     log_level: str = "info"
     log_format: Literal["json", "text"] = Field("json", description="Log lines: JSON objects or plain text.")

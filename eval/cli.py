@@ -18,11 +18,14 @@ DEFAULT_DATA = {
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from opslens.model.cli import add_backend_argument
+
     p = sub.add_parser("eval", help="score the model on held-out data against baselines")
     p.add_argument("suite", choices=["summarization", "stance"])
     p.add_argument("--data", type=Path, help=".jsonl or .jsonl.gz (default: the committed held-out set)")
     p.add_argument("--out", type=Path, help="folder for predictions.jsonl, results.json, report.md")
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
+    add_backend_argument(p)
     p.add_argument("--limit", type=int, help="first N examples only")
     p.add_argument("--max-sentences", type=int, default=3, help="summary length (summarization)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for ROUGE CIs")
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     data = args.data or DEFAULT_DATA[args.suite]
     fields = summarization.FIELDS if args.suite == "summarization" else stance.FIELDS
     rows = list(load_table(data, fields, args.limit))
-    model = OpsLens.load(args.model_path)
+    model = OpsLens.load(args.model_path, backend=args.backend)
     started = time.perf_counter()
     if args.suite == "summarization":
         metrics, baselines, records = summarization.run_summarization(
@@ -78,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
             "seconds": round(seconds, 1),
             "seconds_per_example": round(seconds / max(len(rows), 1), 4),
             "libraries": {
-                p: version(p) for p in ("opslens", "torch", "transformers", "rouge-score", "datasets")
+                p: version(p)
+                for p in ("opslens", "torch", "transformers", "rouge-score", "datasets")
+                + (("onnxruntime",) if args.backend == "onnx" else ())
             },
             "python": platform.python_version(),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -93,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         keep = ("rouge1", "rouge2", "rougeLsum", "summary_words_mean", "fnc_score", "accuracy", "macro_f1")
         # One record per suite and data file, so held-out and full-test figures sit side by side.
-        recorded[f"{args.suite}: {data.name}"] = {
+        # The torch encoder is the reference; other backends' figures sit beside it, never replace it.
+        backend = "" if args.backend == "torch" else f" ({args.backend} encoder)"
+        recorded[f"{args.suite}: {data.name}{backend}"] = {
             "command": command,
             "data": _shown(data),
             "data_sha256": results["provenance"]["data_sha256"],

@@ -28,7 +28,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"# OpsLens evaluation: {suite}",
         "",
         f"Data: `{prov['data']}` ({prov['examples']} examples, sha256 {prov['data_sha256'][:12]}); "
-        f"model {prov['model']['name']} {prov['model']['version']}.",
+        f"model {prov['model']['name']} {prov['model']['version']}, "
+        f"{prov['model'].get('backend', 'torch')} encoder.",
         "",
         "| system | " + " | ".join(keys) + " |",
         "|---" * (len(keys) + 1) + "|",

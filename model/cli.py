@@ -1,8 +1,10 @@
-"""`opslens summarize [FILE|-] [--title T] [--claim C ...]`: JSON on stdout."""
+"""`opslens summarize [FILE|-] [--title T] [--claim C ...]`: JSON on stdout.
+`opslens prepare [--force]`: build and verify the cached int8 ONNX encoder ahead of serving."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +16,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--claim", action="append", default=[], help="a claim to check (repeatable)")
     p.add_argument("--max-sentences", type=int, default=3)
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
+    add_backend_argument(p)
     p.set_defaults(func=run)
+
+
+def add_backend_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default=os.environ.get("OPSLENS_ENCODER_BACKEND", "torch"),
+        help="sentence encoder: torch (reference) or onnx (int8); default: OPSLENS_ENCODER_BACKEND or torch",
+    )
+
+
+def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare", help="build (if needed) and verify the int8 ONNX encoder in the cache")
+    p.add_argument("--cache-dir", type=Path, help="default: OPSLENS_CACHE_DIR, else ~/.cache/opslens")
+    p.add_argument("--force", action="store_true", help="rebuild even when a valid build is cached")
+    p.set_defaults(func=run_prepare)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from opslens.model.onnx_encoder import EncoderCacheError, prepare
+
+    try:
+        path = prepare(args.cache_dir, force=args.force)
+    except EncoderCacheError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     text = raw.decode("utf-8", errors="replace")
     try:
-        result = OpsLens.load(args.model_path).analyze(
+        result = OpsLens.load(args.model_path, backend=args.backend).analyze(
             text, title=args.title, claims=args.claim, max_sentences=args.max_sentences
         )
     except NoSentencesError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, load_component, read_manifest
-from opslens.model.encoder import ENCODER_NAME, SentenceEncoder
+from opslens.model.encoder import ENCODER_NAME, Backend, Encoder, load_encoder
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, pad_documents, select_sentences
 from opslens.model.labels import STANCE_READINGS
 from opslens.model.results import (
@@ -50,7 +50,7 @@ def _ms(since: float) -> float:
 class OpsLens:
     def __init__(
         self,
-        encoder: SentenceEncoder,
+        encoder: Encoder,
         scorer: ExtractiveScorer,
         stance: StanceClassifier,
         info: ModelInfo,
@@ -70,8 +70,13 @@ class OpsLens:
         *,
         threads: int | None = None,
         max_article_sentences: int = DEFAULT_MAX_ARTICLE_SENTENCES,
+        backend: Backend = "torch",
+        cache_dir: Path | None = None,
     ) -> OpsLens:
-        """Load an artifact folder (default: the one shipped in the package)."""
+        """Load an artifact folder (default: the one shipped in the package).
+
+        `backend` picks the sentence encoder: "torch" (reference) or "onnx" (int8 ONNX Runtime,
+        built into `cache_dir` on first use; see onnx_encoder.py)."""
         if threads:
             torch.set_num_threads(threads)
         folder = Path(path) if path else SHIPPED_ARTIFACT
@@ -81,8 +86,13 @@ class OpsLens:
             raise ArtifactError(f"artifact {folder} lacks component(s): {', '.join(sorted(missing))}")
         scorer, _ = load_component(folder, "extractive", ExtractiveScorer, ExtractiveConfig)
         stance, _ = load_component(folder, "stance", StanceClassifier, StanceConfig)
-        encoder = SentenceEncoder(window_tokens=int(manifest.encoder.get("window_tokens", 256)))
-        info = ModelInfo(name=manifest.name, version=manifest.version, encoder=ENCODER_NAME)
+        encoder = load_encoder(
+            backend,
+            window_tokens=int(manifest.encoder.get("window_tokens", 256)),
+            threads=threads,
+            cache_dir=cache_dir,
+        )
+        info = ModelInfo(name=manifest.name, version=manifest.version, encoder=ENCODER_NAME, backend=backend)
         return cls(encoder, scorer, stance, info, max_article_sentences=max_article_sentences)
 
     def analyze(

@@ -45,6 +45,7 @@ class ModelInfo(BaseModel):
     name: str
     version: str
     encoder: str
+    backend: str = Field("torch", description="Encoder backend: torch (reference) or onnx (int8).")
 
 
 class Timings(BaseModel):
