@@ -10,7 +10,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="default: OPSLENS_HOST or 127.0.0.1")
     p.add_argument("--port", type=int, help="default: OPSLENS_PORT or 8000")
     p.add_argument("--model-path", help="artifact folder (default: OPSLENS_MODEL_PATH or the shipped model)")
-    p.add_argument("--threads", type=int, help="torch threads (default: OPSLENS_THREADS or torch's)")
+    p.add_argument("--threads", type=int, help="model threads (default: OPSLENS_THREADS or all cores)")
+    p.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        help="sentence encoder (default: OPSLENS_ENCODER_BACKEND or torch)",
+    )
     p.set_defaults(func=run)
 
 
@@ -28,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
             "port": args.port,
             "model_path": args.model_path,
             "threads": args.threads,
+            "encoder_backend": args.backend,
         }.items()
         if v is not None
     }
