@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 log = logging.getLogger("opslens.api")
 
 ERRORS = {
+    400: {"model": ErrorResponse, "description": "The body cannot be read as UTF-8 JSON."},
     413: {"model": ErrorResponse, "description": "Request body over limits.max_body_bytes."},
     422: {"model": ErrorResponse, "description": "Invalid field; `loc` names it and `msg` the limit."},
     503: {"model": ErrorResponse, "description": "The model is not loaded yet."},
