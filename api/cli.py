@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +19,8 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
     from opslens.api.app import create_app
     from opslens.api.settings import Settings
+    from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, verify_artifact
+    from opslens.model.pipeline import COMPONENTS
 
     overrides = {
         k: v
@@ -30,5 +33,11 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     settings = Settings(**overrides)
+    try:
+        # Refuse a broken artifact before serving: one clear line, not a lifespan traceback.
+        verify_artifact(settings.model_path or SHIPPED_ARTIFACT, COMPONENTS)
+    except ArtifactError as exc:
+        print(f"opslens serve: error: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0

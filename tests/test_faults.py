@@ -3,6 +3,7 @@ broken artifact refuses to start with one clear line; weights only ever load fro
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -17,7 +18,8 @@ import pytest
 import torch
 from opslens.eval.loadgen import free_port
 from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, load_component, verify_artifact
-from opslens.model.pipeline import COMPONENTS, OpsLens
+from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer
+from opslens.model.pipeline import COMPONENTS
 from opslens.model.stance import StanceClassifier, StanceConfig
 from opslens.training.checkpoint import CHECKPOINT, load_checkpoint
 from opslens.training.loop import LOG
@@ -125,3 +127,89 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path, tiny_d
     print(f"killed at step {reached}, resumed at {start}; largest weight difference: {max(diffs.values())}")
     assert max(diffs.values()) == 0.0
     assert meta["config"] == json.loads((fresh / "stance.json").read_text())["config"]
+
+
+def _broken_artifact(tmp_path: Path, how: str) -> tuple[Path, Path]:
+    """A copy of the shipped artifact with one fault; returns the folder and the file at fault."""
+    folder = tmp_path / "opslens-v1"
+    shutil.copytree(SHIPPED_ARTIFACT, folder)
+    if how == "corrupt":
+        bad = folder / "extractive.safetensors"
+        data = bytearray(bad.read_bytes())
+        for i in range(len(data) // 2, len(data) // 2 + 16):
+            data[i] ^= 0xFF
+        bad.write_bytes(bytes(data))
+    elif how == "missing":
+        bad = folder / "stance.safetensors"
+        bad.unlink()
+    else:
+        bad = folder / "manifest.json"
+        bad.write_text("name: opslens-v1\nversion: 1.0.0\n")
+    return folder, bad
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("how", "problem"),
+    [("corrupt", "checksum mismatch"), ("missing", "artifact file missing"), ("not_json", "not valid JSON")],
+)
+def test_server_refuses_a_broken_artifact_in_one_line(tmp_path: Path, how: str, problem: str) -> None:
+    folder, bad = _broken_artifact(tmp_path, how)
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "opslens.cli", "serve", "--host", "127.0.0.1", "--port", str(free_port())],
+        env={**os.environ, "OPSLENS_MODEL_PATH": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.monotonic() - start
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("opslens serve: error: ")
+    assert problem in lines[0] and str(bad) in lines[0]
+    # Refused before any model is built (a Python start and imports); generous for a loaded CI box.
+    assert elapsed < 60, elapsed
+
+
+class _Payload:
+    """Unpickling this creates a file: proof that a pickle was loaded."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (open, (str(self.marker), "w"))
+
+
+def test_pickle_files_in_the_artifact_are_never_loaded(tmp_path: Path) -> None:
+    folder, _ = _broken_artifact(tmp_path, "intact")
+    shutil.copy(SHIPPED_ARTIFACT / "manifest.json", folder / "manifest.json")  # undo the fault
+    marker = tmp_path / "unpickled"
+    for name in ("extractive.bin", "stance.pt", "pytorch_model.bin", "stance.pkl"):
+        (folder / name).write_bytes(pickle.dumps(_Payload(marker)))
+    verify_artifact(folder, COMPONENTS)
+    for name, module_cls, config_cls in (
+        ("extractive", ExtractiveScorer, ExtractiveConfig),
+        ("stance", StanceClassifier, StanceConfig),
+    ):
+        load_component(folder, name, module_cls, config_cls)
+    assert not marker.exists()
+
+
+def test_weights_that_are_a_pickle_are_refused(tmp_path: Path) -> None:
+    folder, _ = _broken_artifact(tmp_path, "intact")
+    shutil.copy(SHIPPED_ARTIFACT / "manifest.json", folder / "manifest.json")
+    marker = tmp_path / "unpickled"
+    weights = folder / "stance.safetensors"
+    torch.save({"payload": _Payload(marker)}, weights)
+    # Even with the recorded checksum updated to match, the file is not read as a pickle.
+    meta = json.loads((folder / "stance.json").read_text())
+    meta["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (folder / "stance.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match=f"cannot read weights {weights}"):
+        verify_artifact(folder, COMPONENTS)
+    with pytest.raises(ArtifactError, match=f"cannot read weights {weights}"):
+        load_component(folder, "stance", StanceClassifier, StanceConfig)
+    assert not marker.exists()
