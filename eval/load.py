@@ -8,7 +8,8 @@ Three phases, each a closed loop of clients posting the example article with a t
 
 1. steady: `--clients` well-behaved clients (they wait out a 429's Retry-After);
 2. saturation: `--saturation-clients` clients that retry at once, to fill the queue (429s);
-3. recovery: `--clients` well-behaved clients again; errors must be back to zero.
+3. recovery: `--recovery-clients` (default `--clients`) well-behaved clients; errors must be
+   back to zero. Pick a load the server can sustain, or it is not recovery but more overload.
 
 Prints a markdown table (requests, ok, 429s, other errors, latency percentiles of the
 successful requests, throughput, server memory when its pid is known) and exits 1 when the
@@ -54,7 +55,7 @@ async def soak(url: str, payload: dict[str, Any], args: argparse.Namespace, pid:
     phases = [
         ("steady", args.clients, args.duration, True),
         ("saturation", args.saturation_clients, args.saturation_duration, False),
-        ("recovery", args.clients, args.recovery_duration, True),
+        ("recovery", args.recovery_clients, args.recovery_duration, True),
     ]
     rows = []
     for name, clients, duration, polite in phases:
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=60.0, help="steady phase, seconds")
     p.add_argument("--saturation-clients", type=int, help="default: 4 x --clients")
     p.add_argument("--saturation-duration", type=float, help="seconds; default: --duration / 2")
+    p.add_argument("--recovery-clients", type=int, help="default: --clients")
     p.add_argument("--recovery-duration", type=float, help="seconds; default: --duration / 2")
     p.add_argument("--max-requests", type=int, default=100_000, help="cap per phase")
     p.add_argument("--timeout", type=float, default=60.0, help="per request, seconds")
@@ -101,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--duration and --timeout must be positive")
     args.saturation_clients = args.saturation_clients or 4 * args.clients
     args.saturation_duration = args.saturation_duration or args.duration / 2
+    args.recovery_clients = args.recovery_clients or args.clients
     args.recovery_duration = args.recovery_duration or args.duration / 2
 
     payload = example_payload(args.title)
