@@ -47,6 +47,7 @@ WARMUP_TEXT = (
     "so that the first client waits no longer than the others."
 )
 ERRORS = {
+    400: {"model": ErrorResponse, "description": "The body cannot be read as UTF-8 JSON."},
     401: {"model": ErrorResponse, "description": "API keys are configured and none valid was sent."},
     413: {"model": ErrorResponse, "description": "Request body over limits.max_body_bytes."},
     422: {"model": ErrorResponse, "description": "Invalid field; `loc` names it and `msg` the limit."},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from opslens.api.app import create_app
     from opslens.api.logs import logging_config
     from opslens.api.settings import Settings
+    from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, verify_artifact
+    from opslens.model.pipeline import COMPONENTS
     from transformers.utils.logging import disable_progress_bar
 
     overrides = {
@@ -38,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     settings = Settings(**overrides)
+    try:
+        # Refuse a broken artifact before serving: one clear line, not a lifespan traceback.
+        verify_artifact(settings.model_path or SHIPPED_ARTIFACT, COMPONENTS)
+    except ArtifactError as exc:
+        print(f"opslens serve: error: {exc}", file=sys.stderr)
+        return 2
     # Progress bars are for terminals; the service log is one JSON object per line.
     disable_progress_bar()
     uvicorn.run(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 import torch
 from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE
 from pydantic import BaseModel, ValidationError
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -109,6 +110,34 @@ def save_component(
     write_card(folder)
 
 
+def _checked_weights(folder: Path, name: str, meta: dict[str, Any]) -> Path:
+    """The component's weights file, present and unaltered since it was written."""
+    weights = folder / f"{name}.safetensors"
+    if not weights.is_file():
+        raise ArtifactError(f"artifact file missing: {weights}")
+    if meta.get("sha256") and _sha256(weights) != meta["sha256"]:
+        raise ArtifactError(f"checksum mismatch for {weights}: the file is corrupt or was replaced")
+    return weights
+
+
+def verify_artifact(folder: Path, required: Iterable[str] = ()) -> Manifest:
+    """Check a folder without building any model: a readable manifest listing the required
+    components, and for each component its record and unaltered weights. Cheap (hashes a few
+    MB), so a server can refuse a broken artifact before it starts serving."""
+    manifest = read_manifest(folder)
+    missing = set(required) - set(manifest.components)
+    if missing:
+        raise ArtifactError(f"artifact {folder} lacks component(s): {', '.join(sorted(missing))}")
+    for name in manifest.components:
+        weights = _checked_weights(folder, name, read_component_meta(folder, name))
+        try:
+            with safe_open(str(weights), framework="pt") as f:
+                f.keys()
+        except (SafetensorError, OSError) as exc:
+            raise ArtifactError(f"cannot read weights {weights}: {exc}") from exc
+    return manifest
+
+
 def load_component(
     folder: Path, name: str, module_cls: type[nn.Module], config_cls: type[C]
 ) -> tuple[nn.Module, C]:
@@ -118,11 +147,7 @@ def load_component(
         config = config_cls.model_validate(meta["config"])
     except (KeyError, ValidationError) as exc:
         raise ArtifactError(f"invalid config for component '{name}' in {folder}: {exc}") from exc
-    weights = folder / f"{name}.safetensors"
-    if not weights.is_file():
-        raise ArtifactError(f"artifact file missing: {weights}")
-    if meta.get("sha256") and _sha256(weights) != meta["sha256"]:
-        raise ArtifactError(f"checksum mismatch for {weights}: the file is corrupt or was replaced")
+    weights = _checked_weights(folder, name, meta)
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, load_component, read_manifest
+from opslens.model.artifact import SHIPPED_ARTIFACT, load_component, verify_artifact
 from opslens.model.encoder import ENCODER_NAME, Backend, Encoder, load_encoder
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, pad_documents, select_sentences
 from opslens.model.labels import STANCE_READINGS
@@ -28,6 +28,7 @@ from opslens.model.stance import StanceClassifier, StanceConfig, collate, stance
 from opslens.model.text import Sentence, parse_document, words
 
 DEFAULT_MAX_SENTENCES = 3
+COMPONENTS = ("extractive", "stance")  # what an artifact must hold to serve
 DEFAULT_MAX_ARTICLE_SENTENCES = 1000
 
 
@@ -80,10 +81,7 @@ class OpsLens:
         if threads:
             torch.set_num_threads(threads)
         folder = Path(path) if path else SHIPPED_ARTIFACT
-        manifest = read_manifest(folder)
-        missing = {"extractive", "stance"} - set(manifest.components)
-        if missing:
-            raise ArtifactError(f"artifact {folder} lacks component(s): {', '.join(sorted(missing))}")
+        manifest = verify_artifact(folder, COMPONENTS)
         scorer, _ = load_component(folder, "extractive", ExtractiveScorer, ExtractiveConfig)
         stance, _ = load_component(folder, "stance", StanceClassifier, StanceConfig)
         encoder = load_encoder(

@@ -67,6 +67,9 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         step, best_metric = state["step"], state["best_metric"]
         best_metrics, best_state = state["best_metrics"], state["best_state"]
         train_seconds = state["train_seconds"]
+        # Dropout draws from the global generator: restore it, or the resumed run diverges.
+        if "rng" in state:
+            torch.set_rng_state(state["rng"])
         _log(run_dir, {"event": "resume", "step": step})
     elif resume:
         _log(run_dir, {"event": "resume_requested_but_no_checkpoint"})
@@ -83,6 +86,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
                 "best_metrics": best_metrics,
                 "best_state": best_state,
                 "train_seconds": train_seconds,
+                "rng": torch.get_rng_state(),
             },
         )
 
