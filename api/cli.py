@@ -1,8 +1,9 @@
-"""`opslens serve --host H --port P`."""
+"""`opslens serve --host H --port P [--engine ray --replicas N]`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -11,6 +12,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, help="default: OPSLENS_PORT or 8000")
     p.add_argument("--model-path", help="artifact folder (default: OPSLENS_MODEL_PATH or the shipped model)")
     p.add_argument("--threads", type=int, help="torch threads (default: OPSLENS_THREADS or torch's)")
+    p.add_argument(
+        "--engine", choices=["uvicorn", "ray"], default="uvicorn", help="ray: replicas on Ray Serve"
+    )
+    p.add_argument("--replicas", type=int, help="Ray: replicas (default: OPSLENS_RAY__REPLICAS or 1)")
+    p.add_argument("--max-replicas", type=int, help="Ray: autoscale up to this many (default: fixed)")
     p.set_defaults(func=run)
 
 
@@ -29,6 +35,17 @@ def run(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
-    settings = Settings(**overrides)
+    replicas = {"replicas": args.replicas, "max_replicas": args.max_replicas}
+    # Nested values merge with OPSLENS_RAY__* variables and are validated like them.
+    settings = Settings(**overrides, ray={k: v for k, v in replicas.items() if v is not None})
+    if args.engine == "ray":
+        from opslens.api.ray_serve import run as run_on_ray
+
+        try:
+            run_on_ray(settings)
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0

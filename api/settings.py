@@ -22,6 +22,17 @@ class Limits(BaseModel):
     )
 
 
+class RayServe(BaseModel):
+    """Replicas when serving on Ray Serve (`opslens serve --engine ray`); each loads its own model."""
+
+    replicas: int = Field(1, ge=1, description="Replicas to start with (the count, without autoscaling).")
+    max_replicas: int | None = Field(
+        None, ge=1, description="Autoscale between `replicas` and this many by load; unset: fixed count."
+    )
+    target_ongoing_requests: float = Field(2.0, gt=0, description="Autoscaling aim: requests per replica.")
+    max_ongoing_requests: int = Field(8, ge=1, description="Requests a replica holds before Serve queues.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OPSLENS_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -34,3 +45,4 @@ class Settings(BaseSettings):
     default_max_sentences: int = Field(3, ge=1)
     log_level: str = "info"
     limits: Limits = Limits()
+    ray: RayServe = RayServe()
