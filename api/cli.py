@@ -40,10 +40,11 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(**overrides, ray={k: v for k, v in replicas.items() if v is not None})
     if args.engine == "ray":
         from opslens.api.ray_serve import run as run_on_ray
+        from opslens.ray_extra import RayMissingError
 
         try:
             run_on_ray(settings)
-        except RuntimeError as exc:
+        except RayMissingError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         return 0

@@ -17,22 +17,14 @@ from typing import Any
 from fastapi import FastAPI
 from opslens.api.app import create_app
 from opslens.api.settings import Settings
+from opslens.ray_extra import require_ray
 
-RAY_MISSING = "serving on Ray needs Ray: pip install 'opslens[ray]'"
 APP_NAME = "opslens"
-
-
-def _serve() -> Any:
-    try:
-        from ray import serve
-    except ImportError as exc:
-        raise RuntimeError(RAY_MISSING) from exc
-    return serve
 
 
 def deployment(settings: Settings) -> Any:
     """The bound Serve application (a `ray.serve.Application`) for these settings."""
-    serve = _serve()
+    serve = require_ray("serve").serve
     opts = settings.ray
 
     def build_app() -> FastAPI:  # runs inside each replica
@@ -67,9 +59,8 @@ def build(args: dict[str, str]) -> Any:
 
 def run(settings: Settings) -> None:
     """Start (or join) Ray, serve on settings.host:port and block until interrupted."""
-    serve = _serve()
-    import ray
-
+    ray = require_ray("serve")
+    serve = ray.serve
     if not ray.is_initialized():
         ray.init(include_dashboard=False)
     serve.start(http_options={"host": settings.host, "port": settings.port})

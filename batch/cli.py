@@ -52,11 +52,12 @@ def run(args: argparse.Namespace) -> int:
         max_sentences=args.max_sentences_column,
     )
     if args.engine == "ray":
-        from opslens.batch.ray_engine import analyse_file_ray, import_ray
+        from opslens.batch.ray_engine import analyse_file_ray
+        from opslens.ray_extra import RayMissingError, require_ray
 
         try:
-            import_ray()
-        except RuntimeError as exc:
+            require_ray("data")  # fail before reading anything
+        except RayMissingError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         records = analyse_file_ray(

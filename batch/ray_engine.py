@@ -1,8 +1,7 @@
 """The Ray Data batch engine: the same per-line work as the local engine, spread over a pool
 of worker actors that each load the model once.
 
-Ray is an optional extra (`pip install 'opslens[ray]'`); this module imports it lazily so the
-rest of the package never needs it.
+Ray is an optional extra; this module imports it only when a run starts.
 """
 
 from __future__ import annotations
@@ -13,20 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opslens.batch.records import Columns, Record, analyze_lines, decode_line
+from opslens.ray_extra import require_ray
 
 if TYPE_CHECKING:
     import numpy as np
-
-RAY_MISSING = "the Ray engine needs Ray: pip install 'opslens[ray]'"
-
-
-def import_ray() -> Any:
-    try:
-        import ray
-        import ray.data
-    except ImportError as exc:
-        raise RuntimeError(RAY_MISSING) from exc
-    return ray
 
 
 class Analyzer:
@@ -76,7 +65,7 @@ def analyse_file_ray(
 
     Joins the running Ray instance if there is one (or `address`, or RAY_ADDRESS), otherwise
     starts a local one and stops it at the end."""
-    ray = import_ray()
+    ray = require_ray("data")
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, log_to_driver=False, include_dashboard=False)
