@@ -7,7 +7,7 @@ Ray is an optional extra; this module imports it only when a run starts.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,8 @@ from opslens.ray_extra import require_ray
 
 if TYPE_CHECKING:
     import numpy as np
+
+READ_CHUNK_BYTES = 4 << 20
 
 
 class Analyzer:
@@ -34,18 +36,28 @@ class Analyzer:
         return {"record": [json.dumps(r, ensure_ascii=False) for r in records]}
 
 
+def line_blocks(read: Callable[[int], bytes], chunk_bytes: int = READ_CHUNK_BYTES) -> Iterator[list[str]]:
+    """The lines of a byte stream, a chunk's worth at a time, split on "\\n" only."""
+    rest = b""
+    while chunk := read(chunk_bytes):
+        *complete, rest = (rest + chunk).split(b"\n")
+        if complete:
+            yield [decode_line(r) for r in complete]
+    if rest:  # a last line without its newline
+        yield [decode_line(rest)]
+
+
 def _lines_datasource(path: Path) -> Any:
     """Ray's read_text splits on every Unicode line break (U+2028 too, legal inside JSON
-    strings); JSONL lines end at "\\n" only, so read them as the local engine does."""
+    strings) and reads a whole file into one block; JSONL lines end at "\\n" only, so read
+    them as the local engine does, a few MiB at a time."""
     import pyarrow as pa
     from ray.data.datasource import FileBasedDatasource
 
     class JsonLines(FileBasedDatasource):
         def _read_stream(self, f: pa.NativeFile, path: str) -> Iterator[pa.Table]:
-            raw = f.readall().split(b"\n")
-            if raw and raw[-1] == b"":  # the newline that ends the last line starts no new one
-                raw.pop()
-            yield pa.table({"raw": [decode_line(r) for r in raw]})
+            for lines in line_blocks(f.read):
+                yield pa.table({"raw": lines})
 
     return JsonLines(str(path.resolve()))
 

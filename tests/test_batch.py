@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from opslens.batch.ray_engine import line_blocks
 from opslens.batch.records import Columns, Item, decode_line, parse_line
 from opslens.cli import main
 
@@ -51,6 +52,19 @@ def test_bad_lines_become_error_records(line: str, kind: str, message: str) -> N
 def test_lines_decode_like_the_file_reader() -> None:
     assert decode_line(b'{"a": 1}\r') == '{"a": 1}'
     assert decode_line(b"\xff") == "\ufffd"
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3, 7, 1 << 20])
+def test_ray_reader_splits_lines_like_the_local_reader(tmp_path: Path, chunk_bytes: int) -> None:
+    data = '{"a": "x\u2028y"}\n\n{"b": 2}\r\nlast'.encode()
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        blocks = list(line_blocks(f.read, chunk_bytes))
+    with open(path, "rb") as f:
+        local = [decode_line(raw.rstrip(b"\n")) for raw in f]
+    expected = ['{"a": "x\u2028y"}', "", '{"b": 2}', "last"]
+    assert [line for block in blocks for line in block] == local == expected
 
 
 def test_ray_engine_without_ray_says_what_to_install(
