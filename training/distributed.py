@@ -2,8 +2,8 @@
 when there is one process.
 
 A launcher sets WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT in each process's
-environment; `process_group()` joins them. Every rank runs the
-same code on its share of each batch; only rank 0 writes files.
+environment; `process_group()` joins them. Every rank runs the same code on its share of
+each batch; only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import torch.distributed as dist
+
+BARRIER_TIMEOUT = timedelta(hours=6)
 
 
 def world_size() -> int:
@@ -39,7 +42,9 @@ def process_group() -> Iterator[None]:
         yield
         return
     # gloo: the heads train on CPU (the encoder is frozen and its vectors are cached).
-    dist.init_process_group(backend="gloo")
+    # torch's default 30-minute timeout is too short for the other ranks' wait while rank 0
+    # encodes a corpus: the shipped extractive run spent 30 minutes encoding.
+    dist.init_process_group(backend="gloo", timeout=BARRIER_TIMEOUT)
     try:
         yield
     finally:
