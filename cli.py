@@ -1,4 +1,4 @@
-"""The `opslens` command: serve, summarize, prepare, train, eval."""
+"""The `opslens` command: serve, summarize, prepare, batch, train, eval."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from opslens import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     from opslens.api.cli import add_parser as add_serve
+    from opslens.batch.cli import add_parser as add_batch
     from opslens.eval.cli import add_parser as add_eval
     from opslens.model.cli import add_parser as add_summarize
     from opslens.model.cli import add_prepare_parser as add_prepare
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(sub)
     add_summarize(sub)
     add_prepare(sub)
+    add_batch(sub)
     add_train(sub)
     add_eval(sub)
     return parser

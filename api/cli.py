@@ -1,4 +1,4 @@
-"""`opslens serve --host H --port P`."""
+"""`opslens serve --host H --port P [--engine ray --replicas N]`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=["torch", "onnx"],
         help="sentence encoder (default: OPSLENS_ENCODER_BACKEND or torch)",
     )
+    p.add_argument(
+        "--engine", choices=["uvicorn", "ray"], default="uvicorn", help="ray: replicas on Ray Serve"
+    )
+    p.add_argument("--replicas", type=int, help="Ray: replicas (default: OPSLENS_RAY__REPLICAS or 1)")
+    p.add_argument("--max-replicas", type=int, help="Ray: autoscale up to this many (default: fixed)")
     p.set_defaults(func=run)
 
 
@@ -40,13 +45,25 @@ def run(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
-    settings = Settings(**overrides)
+    replicas = {"replicas": args.replicas, "max_replicas": args.max_replicas}
+    # Nested values merge with OPSLENS_RAY__* variables and are validated like them.
+    settings = Settings(**overrides, ray={k: v for k, v in replicas.items() if v is not None})
     try:
         # Refuse a broken artifact before serving: one clear line, not a lifespan traceback.
         verify_artifact(settings.model_path or SHIPPED_ARTIFACT, COMPONENTS)
     except ArtifactError as exc:
         print(f"opslens serve: error: {exc}", file=sys.stderr)
         return 2
+    if args.engine == "ray":
+        from opslens.api.ray_serve import run as run_on_ray
+        from opslens.ray_extra import RayMissingError
+
+        try:
+            run_on_ray(settings)
+        except RayMissingError as exc:
+            print(f"opslens serve: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     # Progress bars are for terminals; the service log is one JSON object per line.
     disable_progress_bar()
     uvicorn.run(

@@ -50,6 +50,17 @@ def _split_commas(value: object) -> object:
     return value
 
 
+class RayServe(BaseModel):
+    """Replicas when serving on Ray Serve (`opslens serve --engine ray`); each loads its own model."""
+
+    replicas: int = Field(1, ge=1, description="Replicas to start with (the count, without autoscaling).")
+    max_replicas: int | None = Field(
+        None, ge=1, description="Autoscale between `replicas` and this many by load; unset: fixed count."
+    )
+    target_ongoing_requests: float = Field(2.0, gt=0, description="Autoscaling aim: requests per replica.")
+    max_ongoing_requests: int = Field(8, ge=1, description="Requests a replica holds before Serve queues.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OPSLENS_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -102,3 +113,4 @@ class Settings(BaseSettings):
                 if line and not line.startswith("#"):
                     keys.append(line)
         return keys
+    ray: RayServe = RayServe()

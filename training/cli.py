@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from opslens.training import distributed
 from opslens.training.config import ExtractiveTrainConfig, StanceTrainConfig, load_config
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -54,17 +55,22 @@ def run(args: argparse.Namespace) -> int:
     }
     config_path = args.config or CONFIGS / f"{args.task}.json"
     command = "opslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    if args.task == "extractive":
-        from opslens.training.extractive import train_extractive
+    # Under torchrun / accelerate launch the ranks join one process group; alone, this is a no-op.
+    with distributed.process_group():
+        if args.task == "extractive":
+            from opslens.training.extractive import train_extractive
 
-        out = train_extractive(
-            load_config(ExtractiveTrainConfig, config_path, overrides), resume=args.resume, command=command
-        )
-    else:
-        from opslens.training.stance import train_stance
+            out = train_extractive(
+                load_config(ExtractiveTrainConfig, config_path, overrides),
+                resume=args.resume,
+                command=command,
+            )
+        else:
+            from opslens.training.stance import train_stance
 
-        out = train_stance(
-            load_config(StanceTrainConfig, config_path, overrides), resume=args.resume, command=command
-        )
-    print(f"artifact written: {out}")
+            out = train_stance(
+                load_config(StanceTrainConfig, config_path, overrides), resume=args.resume, command=command
+            )
+        if distributed.is_main():
+            print(f"artifact written: {out}")
     return 0

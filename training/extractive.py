@@ -16,6 +16,7 @@ from opslens.model.artifact import init_artifact, save_component
 from opslens.model.encoder import SentenceEncoder
 from opslens.model.extractive import ExtractiveScorer, pad_documents, select_sentences
 from opslens.model.text import words
+from opslens.training import distributed
 from opslens.training.config import ExtractiveTrainConfig
 from opslens.training.data import describe, load_table, rows_key
 from opslens.training.features import encode_articles
@@ -64,17 +65,18 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
     t_key = f"extractive-train-{rows_key(train_ds, fields)}-{cfg.max_article_sentences}"
     v_key = f"extractive-val-{rows_key(val_ds, fields)}"
     t0 = time.time()
-    train_enc = encode_articles(
-        encoder, train_ds[cfg.article_field], cache, t_key, max_sentences=cfg.max_article_sentences
-    )
-    val_enc = encode_articles(encoder, val_ds[cfg.article_field], cache, v_key)
-    encode_seconds = time.time() - t0
-    labels = _oracle_labels(
-        train_enc.sentences,
-        train_ds[cfg.summary_field],
-        cfg.oracle_sentences,
-        cache / f"{t_key}-oracle{cfg.oracle_sentences}.json",
-    )
+    with distributed.main_first():
+        train_enc = encode_articles(
+            encoder, train_ds[cfg.article_field], cache, t_key, max_sentences=cfg.max_article_sentences
+        )
+        val_enc = encode_articles(encoder, val_ds[cfg.article_field], cache, v_key)
+        encode_seconds = time.time() - t0
+        labels = _oracle_labels(
+            train_enc.sentences,
+            train_ds[cfg.summary_field],
+            cfg.oracle_sentences,
+            cache / f"{t_key}-oracle{cfg.oracle_sentences}.json",
+        )
 
     items = []
     for vecs, picked in zip(train_enc.vectors, labels, strict=True):
@@ -108,6 +110,8 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
     result = fit(Task(model, items, _collate, _loss, evaluate, "rouge_mean"), cfg, resume=resume)
     model.load_state_dict(result.best_state)
 
+    if not distributed.is_main():
+        return cfg.output_dir
     init_artifact(cfg.output_dir, cfg.artifact_name, cfg.artifact_version, encoder.window_tokens)
     save_component(
         cfg.output_dir,

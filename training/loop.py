@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from opslens.training import distributed
 from opslens.training.checkpoint import load_checkpoint, save_checkpoint
 from opslens.training.config import TrainConfig
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
@@ -42,6 +44,8 @@ class FitResult:
 
 
 def _log(run_dir: Path, record: dict[str, Any]) -> None:
+    if not distributed.is_main():
+        return
     with open(run_dir / LOG, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 
@@ -51,6 +55,9 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = task.model
+    # Under a multi-process launcher each rank computes the loss on its share of every batch
+    # and DDP averages the gradients, so all ranks take the same optimizer steps.
+    trained = DistributedDataParallel(model) if distributed.world_size() > 1 else model
     batches_per_epoch = (len(task.train_items) + cfg.batch_size - 1) // cfg.batch_size
     total_steps = batches_per_epoch * cfg.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -75,6 +82,8 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         _log(run_dir, {"event": "resume_requested_but_no_checkpoint"})
 
     def checkpoint() -> None:
+        if not distributed.is_main():
+            return
         save_checkpoint(
             run_dir,
             {
@@ -101,10 +110,18 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
             best_metric, best_metrics = metrics[task.key_metric], metrics
             best_state = copy.deepcopy(model.state_dict())
         _log(run_dir, {"event": "eval", "step": step, "best": improved, **metrics})
-        tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+        if distributed.is_main():
+            tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
 
     model.train()
-    progress = tqdm(total=total_steps, initial=step, desc="train", unit="step", mininterval=5)
+    progress = tqdm(
+        total=total_steps,
+        initial=step,
+        desc="train",
+        unit="step",
+        mininterval=5,
+        disable=not distributed.is_main(),
+    )
     while step < total_steps:
         epoch, first = divmod(step, batches_per_epoch)
         # The permutation depends on seed and epoch only, so a resumed run sees the same batches.
@@ -114,7 +131,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         for b in range(first, batches_per_epoch):
             t0 = time.perf_counter()
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].tolist()
-            loss = task.loss(model, task.collate([task.train_items[i] for i in idx]))
+            loss = task.loss(trained, task.collate([task.train_items[i] for i in distributed.shard(idx)]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -176,6 +193,7 @@ def training_record(
         "encode_seconds": round(encode_seconds, 1),
         "wall_seconds": round(time.time() - started, 1),
         "threads": torch.get_num_threads(),
+        "processes": distributed.world_size(),
         "torch": torch.__version__,
         **extra,
         "metrics": {k: round(v, 3) for k, v in result.best_metrics.items()},

@@ -18,6 +18,7 @@ from opslens.eval.stance_metrics import stance_metrics
 from opslens.model.artifact import init_artifact, save_component
 from opslens.model.encoder import SentenceEncoder
 from opslens.model.stance import StanceClassifier, StanceInput, collate, stance_input
+from opslens.training import distributed
 from opslens.training.config import StanceTrainConfig
 from opslens.training.data import describe, load_table, rows_key, story_split
 from opslens.training.features import encode_articles
@@ -117,8 +118,9 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
     encoder = SentenceEncoder(batch_size=cfg.encode_batch_size)
     cache = cfg.run_dir / "cache"
     t0 = time.time()
-    train_items = _pairs(cfg, train_ds, encoder, cache, train_key)
-    val_items = _pairs(cfg, val_ds, encoder, cache, val_key)
+    with distributed.main_first():
+        train_items = _pairs(cfg, train_ds, encoder, cache, train_key)
+        val_items = _pairs(cfg, val_ds, encoder, cache, val_key)
     encode_seconds = time.time() - t0
 
     labels = cfg.model.labels
@@ -157,6 +159,8 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
     ece_after = _ece((val_logits / temperature).softmax(-1), val_targets)
     model.config = cfg.model.model_copy(update={"temperature": round(temperature, 4)})
 
+    if not distributed.is_main():
+        return cfg.output_dir
     init_artifact(cfg.output_dir, cfg.artifact_name, cfg.artifact_version, encoder.window_tokens)
     save_component(
         cfg.output_dir,

@@ -1,0 +1,81 @@
+"""`opslens batch IN.jsonl OUT.jsonl [--engine local|ray]`: analyse a JSONL corpus, one
+output line per input line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from opslens.model.pipeline import DEFAULT_MAX_SENTENCES
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch",
+        help="analyse a JSONL file of articles (locally or on Ray) into a JSONL file of results",
+        description=__doc__,
+    )
+    p.add_argument("input", type=Path, help='JSONL: one {"id", "text", "title", "claims", ...} per line')
+    p.add_argument("output", type=Path, help='JSONL: {"line", "id", "analysis"} or {"line", "id", "error"}')
+    p.add_argument("--engine", choices=["local", "ray"], default="local")
+    p.add_argument("--batch-size", type=int, default=16, help="articles per analyze_batch call")
+    p.add_argument("--workers", type=int, default=2, help="Ray engine: worker actors, each with a model")
+    p.add_argument("--threads", type=int, help="torch threads per process (default: torch's; Ray: 1)")
+    p.add_argument("--ray-address", help="Ray engine: cluster to join (default: RAY_ADDRESS or a local one)")
+    p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
+    p.add_argument("--max-sentences", type=int, default=DEFAULT_MAX_SENTENCES, help="when a line gives none")
+    for field in ("id", "text", "title", "claims", "max_sentences"):
+        flag = field.replace("_", "-")
+        p.add_argument(f"--{flag}-column", default=field, help=f"input field holding {field}")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from opslens.batch.local import count_lines
+    from opslens.batch.records import Columns
+    from opslens.batch.writer import write_records
+
+    for name in ("batch_size", "workers", "max_sentences", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            print(f"error: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
+            return 2
+    if not args.input.is_file():
+        print(f"error: input file not found: {args.input}", file=sys.stderr)
+        return 2
+    columns = Columns(
+        id=args.id_column,
+        text=args.text_column,
+        title=args.title_column,
+        claims=args.claims_column,
+        max_sentences=args.max_sentences_column,
+    )
+    if args.engine == "ray":
+        from opslens.batch.ray_engine import analyse_file_ray
+        from opslens.ray_extra import RayMissingError, require_ray
+
+        try:
+            require_ray("data")  # fail before reading anything
+        except RayMissingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        records = analyse_file_ray(
+            args.input,
+            columns,
+            args.max_sentences,
+            args.batch_size,
+            workers=args.workers,
+            threads=args.threads or 1,
+            model_path=str(args.model_path) if args.model_path else None,
+            address=args.ray_address,
+        )
+    else:
+        from opslens.batch.local import analyse_file
+        from opslens.model.pipeline import OpsLens
+
+        model = OpsLens.load(args.model_path, threads=args.threads)
+        records = analyse_file(model, args.input, columns, args.max_sentences, args.batch_size)
+    counts = write_records(records, args.output, total=count_lines(args.input))
+    print(f"{args.engine}: {counts.summary()} -> {args.output}", file=sys.stderr)
+    return 0
