@@ -3,8 +3,9 @@
 One worker runs the model in its own thread, one call at a time (the model already uses
 every core for one call). While it runs, new requests wait in the queue; the next call takes
 as many as fit in `max_batch_articles`, so throughput rises with load while a lone request
-goes straight through. When `max_queued_articles` are waiting, `submit` refuses at once
-(the API answers 429) instead of letting latency pile up.
+goes straight through. When `max_queued_articles` are waiting, or the queue ahead would take
+longer than the request's timeout at the measured pace, `submit` refuses at once (the API
+answers 429) instead of letting latency pile up into 504s.
 """
 
 from __future__ import annotations
@@ -109,7 +110,10 @@ class MicroBatcher(Generic[In, Out]):
         if self._stopping:
             raise ShuttingDownError("the server is shutting down")
         queued = self.queued_articles
-        if queued + len(items) > self.max_queued:
+        # Refuse what could not be answered in time anyway: past the bound, or when the measured
+        # pace says the queue ahead would outlast the timeout (a 429 now beats a 504 later).
+        late = queued > 0 and (queued + len(items)) * self._per_article_s > timeout_s
+        if queued + len(items) > self.max_queued or late:
             raise QueueFullError(max(1, math.ceil(queued * self._per_article_s)))
         job: _Job[In, Out] = _Job(items, asyncio.get_running_loop().create_future())
         self._jobs.append(job)

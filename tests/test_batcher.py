@@ -171,3 +171,25 @@ def test_stop_finishes_queued_work_and_refuses_new() -> None:
             await b.submit(["d"], timeout_s=5)
 
     run(main())
+
+
+def test_work_that_would_time_out_in_the_queue_is_refused_up_front() -> None:
+    async def main() -> None:
+        model = Recorder(seconds=0.2)
+        b = MicroBatcher(model, max_batch=1, max_queued=100)
+        b.start()
+        await b.submit(["warm"], timeout_s=5)  # measures the pace: ~0.2 s per article
+        model.gate.clear()
+        running = asyncio.create_task(b.submit(["a"], timeout_s=5))
+        await asyncio.sleep(0.05)
+        queued = [asyncio.create_task(b.submit([x], timeout_s=0.5)) for x in "bc"]
+        await asyncio.sleep(0.01)
+        # Two articles ahead at >= 0.2 s each: a third could not be answered within 0.5 s.
+        with pytest.raises(QueueFullError):
+            await b.submit(["d"], timeout_s=0.5)
+        model.gate.set()
+        await running
+        await asyncio.gather(*queued, return_exceptions=True)
+        await b.stop()
+
+    run(main())
