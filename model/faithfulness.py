@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import torch
-from pydantic import BaseModel, Field
-from text_to_num import text2num
-
 from opslens.model.lexical import FUNCTION_WORDS, content_words
 from opslens.model.text import Document, Sentence, split_sentences
+from pydantic import BaseModel, Field
+from text_to_num import text2num
 
 if TYPE_CHECKING:
     from opslens.model.encoder import SentenceEncoder
@@ -135,12 +134,43 @@ _SCALES = {
     "trillion": 1e12,
     "tn": 1e12,
 }
-_UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety"
-).split()
-_NUMBER_WORD = "(?:" + "|".join(sorted([*_UNITS, "hundred", "thousand", "million", "billion", "trillion"],
-                                     key=len, reverse=True)) + ")"
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+]
+_NUMBER_WORD = (
+    "(?:"
+    + "|".join(
+        sorted([*_UNITS, "hundred", "thousand", "million", "billion", "trillion"], key=len, reverse=True)
+    )
+    + ")"
+)
 _SCALE_WORD = r"(?:hundred|thousand|million|billion|trillion|bn|mn|tn|k|m|b)"
 _PERCENT = r"(?:\s?%|\s(?:percent|per\s?cent)\b)"
 _DIGITS = re.compile(
@@ -205,7 +235,9 @@ _MONTHS = {
 _WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 # Month names that are also common words count only next to a number or a date preposition.
 _AMBIGUOUS_MONTHS = {"may", "march", "mar", "jan", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "apr"}
-_DATE_CONTEXT = re.compile(r"(?:\b(?:in|on|of|since|until|by|from|last|next|early|late|mid)\s*$|\d\s*$)", re.I)
+_DATE_CONTEXT = re.compile(
+    r"(?:\b(?:in|on|of|since|until|by|from|last|next|early|late|mid)\s*$|\d\s*$)", re.I
+)
 _DATE_WORD = re.compile(
     r"\b(?P<w>" + "|".join(sorted({*_MONTHS, *_WEEKDAYS}, key=len, reverse=True)) + r")\b\.?", re.IGNORECASE
 )
@@ -271,7 +303,9 @@ def find_entities(text: str, sentences: Sequence[Sentence], article_words: set[s
             run.clear()
         if run:
             span = text[run[0].start() : run[-1].end()].rstrip(".")
-            out.append(Found("entity", run[0].start(), run[0].start() + len(span), " ".join(name_tokens(span))))
+            out.append(
+                Found("entity", run[0].start(), run[0].start() + len(span), " ".join(name_tokens(span)))
+            )
         run.clear()
 
     prev_end = 0
@@ -481,7 +515,12 @@ def check(
     for f in bad:
         idx = next((i for i, s in enumerate(sentences) if s.start <= f.start < s.end), -1)
         span = UnsupportedSpan(
-            kind=f.kind, text=generated[f.start : f.end], start=f.start, end=f.end, normalized=f.key, sentence=idx
+            kind=f.kind,
+            text=generated[f.start : f.end],
+            start=f.start,
+            end=f.end,
+            normalized=f.key,
+            sentence=idx,
         )
         spans.append(span)
         if idx >= 0:

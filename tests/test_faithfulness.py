@@ -91,7 +91,9 @@ def test_reformatted_numbers_are_supported() -> None:
 
 def test_dates_are_checked() -> None:
     doc = parse_document(ARTICLE)
-    result = check(doc, "On February 19, officials in Kherson said three people died. Blinken spoke on Sunday.")
+    result = check(
+        doc, "On February 19, officials in Kherson said three people died. Blinken spoke on Sunday."
+    )
     assert result.unsupported == []
     result = check(doc, "On March 8, officials said 3 people died. Blinken spoke on Tuesday.")
     assert _spans(result) == [("date", "March"), ("number", "8"), ("date", "Tuesday")]
@@ -103,7 +105,9 @@ def test_may_the_verb_is_not_a_date() -> None:
 
 
 def test_lowercased_article_supports_capitalised_names() -> None:
-    article = "(cnn) -- ukrainian president volodymyr zelenskiy met u.s. secretary of state antony blinken in kyiv."
+    article = (
+        "(cnn) -- ukrainian president volodymyr zelenskiy met u.s. secretary of state antony blinken in kyiv."
+    )
     doc = parse_document(article)
     result = check(doc, "Zelenskiy met U.S. Secretary of State Antony Blinken in Kyiv.")
     assert result.unsupported == []
@@ -145,7 +149,9 @@ def test_sentence_initial_common_word_is_not_a_name() -> None:
 
 def test_policy_drop_sentence_keeps_supported_sentences() -> None:
     doc = parse_document(ARTICLE)
-    generated = "Russia lost nearly 30 armored vehicles. Russian President Zelenskiy spoke. Blinken warned China."
+    generated = (
+        "Russia lost nearly 30 armored vehicles. Russian President Zelenskiy spoke. Blinken warned China."
+    )
     result = check(doc, generated, policy="drop_sentence")
     assert result.action == "dropped_sentences"
     assert result.summary == "Russia lost nearly 30 armored vehicles. Blinken warned China."
@@ -176,7 +182,9 @@ def test_policy_fallback() -> None:
 
 def test_lexical_alignment_finds_the_source_sentence() -> None:
     doc = parse_document(ARTICLE)
-    result = check(doc, "Blinken warned Beijing against supplying weapons. Vuhledar had 14,000 people.", top_k=2)
+    result = check(
+        doc, "Blinken warned Beijing against supplying weapons. Vuhledar had 14,000 people.", top_k=2
+    )
     assert result.alignment == "lexical"
     first, second = result.sentences
     assert first.evidence[0].index == 4 and len(first.evidence) == 2
