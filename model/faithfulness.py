@@ -260,7 +260,7 @@ def find_dates(text: str) -> list[Found]:
 # ---------------------------------------------------------------- names
 
 # Lower-case words that may join the parts of one name ("Bank of England", "Osama bin Laden").
-_CONNECTORS = {"of", "the", "de", "la", "al", "bin", "van", "von", "der", "du", "del", "and", "for"}
+_CONNECTORS = {"of", "the", "de", "la", "al", "bin", "van", "von", "der", "du", "del", "for"}
 _WORD_SPAN = re.compile(r"[^\W_]+(?:['’.\-&][^\W_]+)*\.?", re.UNICODE)
 
 

@@ -222,3 +222,9 @@ def test_encoder_alignment(example_text: str) -> None:
     assert again.sentences[0].evidence[0].index == best.index
     with pytest.raises(ValueError, match="rows"):
         check(doc, generated, encoder=encoder, article_vectors=vectors[:3])
+
+
+def test_names_joined_by_and_are_checked_one_by_one() -> None:
+    doc = parse_document(ARTICLE)
+    assert check(doc, "Fighting raged around Vuhledar and Bakhmut.").unsupported == []
+    assert _spans(check(doc, "Fighting raged around Buhm and Vuhledar.")) == [("entity", "Buhm")]
