@@ -18,7 +18,7 @@ from opslens.model.artifact import init_artifact, save_component_state
 from opslens.model.generator import COMPONENT, base_version, load_base, lora_config
 from opslens.model.prompt import build_prompt, length_bucket
 from opslens.training.config import AbstractiveTrainConfig
-from opslens.training.data import describe, load_table
+from opslens.training.data import load_splits
 from opslens.training.loop import Task, fit, training_record
 from torch import nn
 from transformers import PreTrainedTokenizerBase
@@ -104,9 +104,7 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     fields = (cfg.article_field, cfg.summary_field)
-    train_ds = load_table(cfg.train_file, fields, cfg.max_train_examples, sample_seed=cfg.seed)
-    val_ds = load_table(cfg.validation_file, fields, cfg.max_validation_examples, sample_seed=cfg.seed)
-    train_info, val_info = describe(cfg.train_file, train_ds), describe(cfg.validation_file, val_ds)
+    train_ds, val_ds, data = load_splits(cfg, fields)
 
     base, tokenizer, meta = load_base(cfg.base_cache)
     model_cfg = cfg.model.model_copy(
@@ -152,7 +150,7 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
                 "Loss on summary tokens only; checkpoint with the lowest validation loss per token."
             ),
             command=command,
-            data={"train": train_info, "validation": val_info},
+            data=data,
             encode_seconds=tokenize_seconds,
             started=started,
             trainable_parameters=trainable,
