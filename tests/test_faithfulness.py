@@ -4,6 +4,7 @@ import pytest
 from opslens.model.faithfulness import (
     Faithfulness,
     check,
+    figures,
     find_dates,
     find_entities,
     find_numbers,
@@ -228,3 +229,21 @@ def test_names_joined_by_and_are_checked_one_by_one() -> None:
     doc = parse_document(ARTICLE)
     assert check(doc, "Fighting raged around Vuhledar and Bakhmut.").unsupported == []
     assert _spans(check(doc, "Fighting raged around Buhm and Vuhledar.")) == [("entity", "Buhm")]
+
+
+def test_corpus_figures() -> None:
+    doc = parse_document(ARTICLE)
+    results = [
+        check(doc, "Russia lost nearly 30 armored vehicles."),
+        check(doc, "Russia lost 45 vehicles on Tuesday."),
+        check(doc, "Blinken spoke on Tuesday."),
+        check(doc, "NATO chief Jens Stoltenberg spoke."),
+    ]
+    f = figures(results)
+    assert f["summaries"] == 4
+    assert f["share_with_unsupported"] == 0.75
+    assert f["share_with_unsupported_entity_or_number"] == 0.5
+    assert f["unsupported_spans_per_summary"] == 1.25  # NATO and Jens Stoltenberg are two spans
+    assert (f["unsupported_number_per_summary"], f["unsupported_date_per_summary"]) == (0.25, 0.5)
+    with pytest.raises(ValueError):
+        figures([])

@@ -37,6 +37,14 @@ def test_target_text_and_labels_cover_only_the_summary() -> None:
     assert batch["attention_mask"].tolist() == [[1] * 5, [1, 1, 0, 0, 0]]
 
 
+def test_references_with_facts_the_article_lacks_are_detected() -> None:
+    from opslens.training.abstractive import reference_is_supported
+
+    article = ROWS[0][0]
+    assert reference_is_supported(article, "Shelling killed three people in Kherson on Sunday.")
+    assert not reference_is_supported(article, "Shelling killed 12 people in Kherson on Monday.")
+
+
 def test_train_two_steps_resume_and_load(tmp_path: Path) -> None:
     data = tmp_path / "news.jsonl"
     data.write_text(

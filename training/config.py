@@ -63,6 +63,8 @@ class AbstractiveTrainConfig(TrainConfig):
     article_field: str = "article"
     summary_field: str = "summary"
     max_summary_tokens: int = 128  # reference tokens kept as the target
+    # Skip training pairs whose reference states a number, date or name the article lacks.
+    drop_unsupported_references: bool = False
     base_cache: Path | None = None  # where the float base is prepared (default: ~/.cache/opslens)
     model: AbstractiveConfig = AbstractiveConfig()
 
