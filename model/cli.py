@@ -1,4 +1,5 @@
-"""`opslens summarize [FILE|-] [--title T] [--claim C ...]`: JSON on stdout."""
+"""`opslens summarize [FILE|-] [--title T] [--claim C ...]`: JSON on stdout.
+`opslens prepare`: build the abstractive base model's cached float copy."""
 
 from __future__ import annotations
 
@@ -15,6 +16,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-sentences", type=int, default=3)
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
     p.set_defaults(func=run)
+    prep = sub.add_parser(
+        "prepare", help="build the float copy of the abstractive base model (SmolLM2) from its package"
+    )
+    prep.add_argument(
+        "--cache", type=Path, help="target folder (default: ~/.cache/opslens/…, or $OPSLENS_CACHE_DIR/…)"
+    )
+    prep.add_argument("--force", action="store_true", help="rebuild even if a checked copy exists")
+    prep.set_defaults(func=prepare)
+
+
+def prepare(args: argparse.Namespace) -> int:
+    from opslens.model.generator import BaseModelError, prepare_base
+
+    try:
+        folder = prepare_base(args.cache, force=args.force)
+    except BaseModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"base model ready: {folder}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
