@@ -45,6 +45,7 @@ VALUE_TOLERANCE = 1e-6
 # many other words between neighbours ("President Zelenskiy" <- "President Volodymyr Zelenskiy").
 MAX_NAME_GAP = 2
 MAX_ACRONYM = 6
+STEM = 5
 
 
 # ---------------------------------------------------------------- result types
@@ -282,9 +283,13 @@ def find_entities(text: str, sentences: Sequence[Sentence], article_words: set[s
     """Maximal runs of capitalised words (connectors allowed inside), within one sentence and
     not across punctuation. Keyed by the run's name tokens.
 
-    The first word of a sentence is capitalised anyway: it starts a name only if it is not a
-    function word and the article never uses it in lower case.
+    The first word of a sentence is capitalised anyway: alone, it is a name only if it is not a
+    function word and no article word starts with the same letters; before more capitalised
+    words it is part of the name.
     """
+    # Compared by the first STEM letters: "Shelling" opens a sentence of a summary whose article
+    # says "shelled". (A lone invented name that shares them with an article word goes unflagged.)
+    stems = {w[:STEM] for w in article_words}
     first_words = set()
     for s in sentences:
         m = _WORD_SPAN.search(text, s.start, s.end)
@@ -296,10 +301,10 @@ def find_entities(text: str, sentences: Sequence[Sentence], article_words: set[s
     def close() -> None:
         while run and run[-1].group() in _CONNECTORS:
             run.pop()
-        # A lone sentence-initial word the article also has is an ordinary word (or a
+        # A lone sentence-initial word sharing a stem with an article word is ordinary (or a
         # supported name either way); in front of more capitalised words it stays part of the
         # name, so "Russian President Zelenskiy" is checked whole.
-        if len(run) == 1 and run[0].start() in first_words and _plain(run[0].group()) in article_words:
+        if len(run) == 1 and run[0].start() in first_words and _plain(run[0].group())[:STEM] in stems:
             run.clear()
         if run:
             span = text[run[0].start() : run[-1].end()].rstrip(".")
