@@ -11,8 +11,10 @@ a summary with unsupported spans, and the result always says what was done.
 
 Names are found as capitalised spans (no NER model: summaries are short, and the check is
 "does this name occur in the article", which needs spans, not types). Matching is
-case-insensitive, so lower-cased articles (CNN/DailyMail) can still support a name; a
-lower-cased summary yields no name spans, only numbers and dates.
+case-insensitive, so lower-cased articles (CNN/DailyMail) can still support a name. A
+lower-cased summary (a model trained on lower-cased CNN/DailyMail writes one) has no
+capitalised spans; there, words outside a 30k-word English vocabulary that the article lacks
+are flagged as `rare_word` (invented or misspelt names; common first names slip through).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 import torch
+from opslens.model.encoder import encoder_path
 from opslens.model.lexical import FUNCTION_WORDS, content_words
 from opslens.model.text import Document, Sentence, split_sentences
 from pydantic import BaseModel, Field
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
 
 Policy = Literal["flag", "drop_sentence", "fallback"]
 Action = Literal["none", "flagged", "dropped_sentences", "fallback"]
-SpanKind = Literal["number", "date", "entity"]
+SpanKind = Literal["number", "date", "entity", "rare_word"]
 POLICIES: tuple[str, ...] = ("flag", "drop_sentence", "fallback")
 
 DEFAULT_TOP_K = 2
@@ -367,6 +371,46 @@ def name_supported(tokens: Sequence[str], article: Sequence[str], max_gap: int =
     return False
 
 
+# ---------------------------------------------------------------- rare words
+
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]+(?:[-'’][a-z]+)*(?![\w-])")
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """The whole words of the sentence encoder's 30k WordPiece vocabulary (uncased English):
+    a word outside it is rare, a name or a misspelling, in a lower-cased text."""
+    with open(encoder_path() / "vocab.txt", encoding="utf-8") as f:
+        return frozenset(w for w in (line.strip() for line in f) if w.isalpha())
+
+
+_SUFFIXES = ("s", "es", "ies", "ed", "d", "ing", "er", "ers", "est", "ly", "ness", "ory", "ment")
+
+
+def _known(word: str, vocabulary: frozenset[str]) -> bool:
+    """In the vocabulary, or an inflection of a word in it ("slaps", "coped", "sparking")."""
+    if word in vocabulary:
+        return True
+    for suffix in _SUFFIXES:
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix) and len(stem) >= 3 and ({stem, stem + "e", stem + "y"} & vocabulary):
+            return True
+    return False
+
+
+def find_rare_words(text: str, vocabulary: frozenset[str], stems: set[str]) -> list[Found]:
+    """Lower-case words outside `vocabulary` whose stem no article word has. Names in
+    lower-cased output ("roberto jimbozardi") escape the capitalised-name check; this catches
+    the rare and the invented ones (not common first names, which the vocabulary holds)."""
+    out = []
+    for m in _LOWER_WORD.finditer(text):
+        parts = name_tokens(m.group())
+        rare = [p for p in parts if len(p) >= 3 and not _known(p, vocabulary) and p[:STEM] not in stems]
+        if rare:
+            out.append(Found("rare_word", m.start(), m.end(), " ".join(parts)))
+    return out
+
+
 # ---------------------------------------------------------------- alignment
 
 
@@ -462,14 +506,19 @@ def acronyms(tokens: Sequence[str], longest: int = MAX_ACRONYM) -> frozenset[str
     return frozenset(a for a in out if 2 <= len(a) <= longest)
 
 
-def unsupported_spans(generated: str, sentences: Sequence[Sentence], facts: ArticleFacts) -> list[Found]:
-    """Numbers, dates and names of `generated` that the article does not back."""
+def unsupported_spans(
+    generated: str, sentences: Sequence[Sentence], facts: ArticleFacts, *, rare_words: bool = True
+) -> list[Found]:
+    """Numbers, dates and names of `generated` that the article does not back; with
+    `rare_words`, also lower-case words that are rare in English and absent from the article."""
     found = find_numbers(generated) + find_dates(generated)
-    taken = [(f.start, f.end) for f in found]
     article_words = set(facts.tokens)
-    for ent in find_entities(generated, sentences, article_words):
-        if not any(s < ent.end and ent.start < e for s, e in taken):
-            found.append(ent)
+    extra = find_entities(generated, sentences, article_words)
+    if rare_words:
+        extra += find_rare_words(generated, common_words(), {w[:STEM] for w in article_words})
+    for item in extra:
+        if not any(f.start < item.end and item.start < f.end for f in found):
+            found.append(item)
     bad = []
     for f in sorted(found, key=lambda f: f.start):
         if f.kind == "number":
@@ -478,6 +527,8 @@ def unsupported_spans(generated: str, sentences: Sequence[Sentence], facts: Arti
             )
         elif f.kind == "date":
             ok = f.key in facts.dates or f.key in article_words
+        elif f.kind == "rare_word":
+            ok = False  # found only when absent from the article
         else:
             tokens = f.key.split()
             ok = name_supported(tokens, facts.tokens) or (
@@ -497,6 +548,7 @@ def check(
     encoder: SentenceEncoder | None = None,
     article_vectors: torch.Tensor | None = None,
     top_k: int = DEFAULT_TOP_K,
+    rare_words: bool = True,
 ) -> Faithfulness:
     """Check `generated` against `article` and apply `policy` to unsupported spans.
 
@@ -504,6 +556,8 @@ def check(
     - drop_sentence: remove every sentence holding an unsupported span; if none is left, use
       `fallback_summary` when given, else return an empty summary.
     - fallback: if anything is unsupported, return `fallback_summary` instead (required).
+
+    `rare_words=False` skips the rare-word check (for cased text the name check suffices).
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
@@ -513,7 +567,7 @@ def check(
     evidence, method = align(
         sentences, article, encoder=encoder, article_vectors=article_vectors, top_k=top_k
     )
-    bad = unsupported_spans(generated, sentences, ArticleFacts.of(article.source))
+    bad = unsupported_spans(generated, sentences, ArticleFacts.of(article.source), rare_words=rare_words)
 
     spans: list[UnsupportedSpan] = []
     per_sentence: list[list[UnsupportedSpan]] = [[] for _ in sentences]
@@ -588,7 +642,7 @@ def figures(results: Sequence[Faithfulness]) -> dict[str, float]:
         / n,
         "unsupported_spans_per_summary": sum(len(r.unsupported) for r in results) / n,
     }
-    for kind in ("number", "date", "entity"):
+    for kind in ("number", "date", "entity", "rare_word"):
         out[f"unsupported_{kind}_per_summary"] = (
             sum(sum(s.kind == kind for s in r.unsupported) for r in results) / n
         )

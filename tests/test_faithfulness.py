@@ -247,3 +247,16 @@ def test_corpus_figures() -> None:
     assert (f["unsupported_number_per_summary"], f["unsupported_date_per_summary"]) == (0.25, 0.5)
     with pytest.raises(ValueError):
         figures([])
+
+
+def test_rare_words_in_lowercased_output_are_flagged() -> None:
+    article = "(cnn) -- lynyrd skynyrd guitarist bob burns died in a car crash in georgia, police said."
+    doc = parse_document(article)
+    assert check(doc, "guitarist bob burns of lynyrd skynyrd died in a crash in georgia.").unsupported == []
+    generated = "guitarist jimbozardi of lynynd skynyrd died in a crash, police said."
+    result = check(doc, generated)
+    assert _spans(result) == [("rare_word", "jimbozardi"), ("rare_word", "lynynd")]
+    _assert_offsets(result, article)
+    assert check(doc, generated, rare_words=False).unsupported == []
+    # Common English words, inflections of article words and function words are never rare.
+    assert check(doc, "the guitarist crashed his car and died, police said.").unsupported == []
