@@ -96,9 +96,16 @@ def save_component(
     folder: Path, name: str, module: nn.Module, config: BaseModel, training: dict[str, Any]
 ) -> None:
     """Write one component (fp16 weights + config + training record) and re-render the card."""
+    save_component_state(folder, name, module.state_dict(), config, training)
+
+
+def save_component_state(
+    folder: Path, name: str, state: dict[str, torch.Tensor], config: BaseModel, training: dict[str, Any]
+) -> None:
+    """`save_component` for weights that are not one module's state (a LoRA adapter)."""
     manifest = read_manifest(folder)
     weights = folder / f"{name}.safetensors"
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in module.state_dict().items()}
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}
     save_file(state, str(weights))
     meta = {"config": config.model_dump(mode="json"), "sha256": _sha256(weights), "training": training}
     (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -138,10 +145,10 @@ def verify_artifact(folder: Path, required: Iterable[str] = ()) -> Manifest:
     return manifest
 
 
-def load_component(
-    folder: Path, name: str, module_cls: type[nn.Module], config_cls: type[C]
-) -> tuple[nn.Module, C]:
-    """Restore a component exactly as trained (weights cast back to float32, eval mode)."""
+def load_component_state(
+    folder: Path, name: str, config_cls: type[C]
+) -> tuple[dict[str, torch.Tensor], C]:
+    """A component's checked fp16 weights and its validated config."""
     meta = read_component_meta(folder, name)
     try:
         config = config_cls.model_validate(meta["config"])
@@ -149,12 +156,20 @@ def load_component(
         raise ArtifactError(f"invalid config for component '{name}' in {folder}: {exc}") from exc
     weights = _checked_weights(folder, name, meta)
     try:
-        state = load_file(str(weights))
+        return load_file(str(weights)), config
     except (SafetensorError, OSError) as exc:
         raise ArtifactError(f"cannot read weights {weights}: {exc}") from exc
+
+
+def load_component(
+    folder: Path, name: str, module_cls: type[nn.Module], config_cls: type[C]
+) -> tuple[nn.Module, C]:
+    """Restore a component exactly as trained (weights cast back to float32, eval mode)."""
+    state, config = load_component_state(folder, name, config_cls)
     module = module_cls(config)
     try:
         module.load_state_dict({k: v.float() for k, v in state.items()})
     except RuntimeError as exc:
+        weights = folder / f"{name}.safetensors"
         raise ArtifactError(f"weights in {weights} do not fit the config: {exc}") from exc
     return module.eval(), config

@@ -1,5 +1,6 @@
 """`opslens summarize [FILE|-] [--title T] [--claim C ...]`: JSON on stdout.
-`opslens prepare [--force]`: build and verify the cached int8 ONNX encoder ahead of serving."""
+`opslens prepare [encoder|abstractive] [--force]`: build and verify, ahead of use, a cached
+derived model: the int8 ONNX encoder, or the abstractive base model's float copy."""
 
 from __future__ import annotations
 
@@ -30,21 +31,36 @@ def add_backend_argument(p: argparse.ArgumentParser) -> None:
 
 
 def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("prepare", help="build (if needed) and verify the int8 ONNX encoder in the cache")
-    p.add_argument("--cache-dir", type=Path, help="default: OPSLENS_CACHE_DIR, else ~/.cache/opslens")
+    p = sub.add_parser("prepare", help="build (if needed) and verify a cached derived model")
+    p.add_argument(
+        "what",
+        nargs="?",
+        choices=["encoder", "abstractive"],
+        default="encoder",
+        help="encoder: the int8 ONNX encoder (default); abstractive: SmolLM2's float copy",
+    )
+    p.add_argument("--cache-dir", type=Path, help="folder to build into (default: under OPSLENS_CACHE_DIR)")
     p.add_argument("--force", action="store_true", help="rebuild even when a valid build is cached")
     p.set_defaults(func=run_prepare)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
+    if args.what == "abstractive":
+        from opslens.model.generator import BaseModelError, prepare_base
+
+        try:
+            print(prepare_base(args.cache_dir, force=args.force))
+        except BaseModelError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     from opslens.model.onnx_encoder import EncoderCacheError, prepare
 
     try:
-        path = prepare(args.cache_dir, force=args.force)
+        print(prepare(args.cache_dir, force=args.force))
     except EncoderCacheError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(path)
     return 0
 
 

@@ -208,3 +208,14 @@ def parse_document(source: str) -> Document:
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, shared by lexical features and redundancy control."""
     return _WORD.findall(text.lower())
+
+
+def split_sentences(source: str) -> list[Sentence]:
+    """Every sentence of `source`, unfiltered, with offsets into it: for short generated text
+    (a summary), where no block is furniture and no sentence is too short to count."""
+    out: list[Sentence] = []
+    for raw in _blocks(source):
+        block = _strip(source, raw)
+        if block.end > block.start:
+            out.extend(_segment_block(source, block))
+    return out

@@ -8,14 +8,19 @@ import sys
 from pathlib import Path
 
 from opslens.training import distributed
-from opslens.training.config import ExtractiveTrainConfig, StanceTrainConfig, load_config
+from opslens.training.config import (
+    AbstractiveTrainConfig,
+    ExtractiveTrainConfig,
+    StanceTrainConfig,
+    load_config,
+)
 
 CONFIGS = Path(__file__).parent / "configs"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model component and write it into an artifact folder")
-    p.add_argument("task", choices=["extractive", "stance"])
+    p.add_argument("task", choices=["extractive", "stance", "abstractive"])
     p.add_argument("--config", type=Path, help="JSON config (default: the shipped one for the task)")
     p.add_argument("--train-file", type=Path)
     p.add_argument("--validation-file", type=Path)
@@ -29,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-validation-examples", type=int)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--eval-every", type=int)
+    p.add_argument("--log-every", type=int)
     p.add_argument("--threads", type=int)
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.set_defaults(func=run)
@@ -50,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             "max_validation_examples",
             "checkpoint_every",
             "eval_every",
+            "log_every",
             "threads",
         )
     }
@@ -62,6 +69,14 @@ def run(args: argparse.Namespace) -> int:
 
             out = train_extractive(
                 load_config(ExtractiveTrainConfig, config_path, overrides),
+                resume=args.resume,
+                command=command,
+            )
+        elif args.task == "abstractive":
+            from opslens.training.abstractive import train_abstractive
+
+            out = train_abstractive(
+                load_config(AbstractiveTrainConfig, config_path, overrides),
                 resume=args.resume,
                 command=command,
             )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from opslens.model.extractive import ExtractiveConfig
+from opslens.model.generator import AbstractiveConfig
 from opslens.model.stance import StanceConfig
 from pydantic import BaseModel, ConfigDict
 
@@ -28,6 +29,7 @@ class TrainConfig(BaseModel):
     warmup_ratio: float = 0.05
     checkpoint_every: int = 200  # optimizer steps
     eval_every: int = 500  # optimizer steps; also at the end of each epoch
+    log_every: int = 50  # optimizer steps between train-loss log lines
     max_train_examples: int | None = None
     max_validation_examples: int | None = None
     encode_batch_size: int = 64
@@ -55,6 +57,16 @@ class StanceTrainConfig(TrainConfig):
     validation_split: Literal["story", "file"] = "story"
     story_validation_fraction: float = 0.1
     model: StanceConfig = StanceConfig()
+
+
+class AbstractiveTrainConfig(TrainConfig):
+    article_field: str = "article"
+    summary_field: str = "summary"
+    max_summary_tokens: int = 128  # reference tokens kept as the target
+    # Skip training pairs whose reference states a number, date or name the article lacks.
+    drop_unsupported_references: bool = False
+    base_cache: Path | None = None  # where the float base is prepared (default: ~/.cache/opslens)
+    model: AbstractiveConfig = AbstractiveConfig()
 
 
 def load_config(cls: type[TrainConfig], path: Path | None, overrides: dict) -> TrainConfig:

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import datasets
+from opslens.training.config import TrainConfig
 
 
 def file_sha256(path: Path | str) -> str:
@@ -43,6 +44,18 @@ def load_table(
 def describe(path: Path | str, ds: datasets.Dataset) -> dict:
     """The data record a model card keeps: where, which bytes, how many."""
     return {"path": str(path), "sha256": file_sha256(path), "examples": len(ds)}
+
+
+def load_splits(cfg: TrainConfig, fields: tuple[str, ...]) -> tuple[datasets.Dataset, datasets.Dataset, dict]:
+    """The configured train and validation rows (seeded samples when limited), and their
+    data record for the model card."""
+    train_ds = load_table(cfg.train_file, fields, cfg.max_train_examples, sample_seed=cfg.seed)
+    val_ds = load_table(cfg.validation_file, fields, cfg.max_validation_examples, sample_seed=cfg.seed)
+    record = {
+        "train": describe(cfg.train_file, train_ds),
+        "validation": describe(cfg.validation_file, val_ds),
+    }
+    return train_ds, val_ds, record
 
 
 def rows_key(ds: datasets.Dataset, fields: tuple[str, ...]) -> str:

@@ -18,7 +18,7 @@ from opslens.model.extractive import ExtractiveScorer, pad_documents, select_sen
 from opslens.model.text import words
 from opslens.training import distributed
 from opslens.training.config import ExtractiveTrainConfig
-from opslens.training.data import describe, load_table, rows_key
+from opslens.training.data import load_splits, rows_key
 from opslens.training.features import encode_articles
 from opslens.training.loop import Task, fit, training_record
 from opslens.training.oracle import greedy_oracle
@@ -56,9 +56,7 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     fields = (cfg.article_field, cfg.summary_field)
-    train_ds = load_table(cfg.train_file, fields, cfg.max_train_examples, sample_seed=cfg.seed)
-    val_ds = load_table(cfg.validation_file, fields, cfg.max_validation_examples, sample_seed=cfg.seed)
-    train_info, val_info = describe(cfg.train_file, train_ds), describe(cfg.validation_file, val_ds)
+    train_ds, val_ds, data = load_splits(cfg, fields)
 
     encoder = SentenceEncoder(batch_size=cfg.encode_batch_size)
     cache = cfg.run_dir / "cache"
@@ -128,7 +126,7 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
                 f"Selection: top {cfg.summary_sentences} with trigram blocking, in article order."
             ),
             command=command,
-            data={"train": train_info, "validation": val_info},
+            data=data,
             encode_seconds=encode_seconds,
             started=started,
             train_articles_used=len(items),

