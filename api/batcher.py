@@ -19,6 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+# Admit a request only if the work ahead should end well within its timeout: the pace is an
+# average, and a request admitted at the edge would often still time out.
+ADMISSION_MARGIN = 0.8
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -77,8 +81,9 @@ class MicroBatcher(Generic[In, Out]):
         self._stopping = False
         self._worker: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opslens-model")
-        # Seconds per article, smoothed; sizes the Retry-After hint.
+        # Seconds per article, smoothed; sizes the Retry-After hint and admission.
         self._per_article_s = 0.5
+        self._running_articles = 0  # in the model call under way
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -112,7 +117,8 @@ class MicroBatcher(Generic[In, Out]):
         queued = self.queued_articles
         # Refuse what could not be answered in time anyway: past the bound, or when the measured
         # pace says the queue ahead would outlast the timeout (a 429 now beats a 504 later).
-        late = queued > 0 and (queued + len(items)) * self._per_article_s > timeout_s
+        ahead = queued + self._running_articles
+        late = ahead > 0 and (ahead + len(items)) * self._per_article_s > ADMISSION_MARGIN * timeout_s
         if queued + len(items) > self.max_queued or late:
             raise QueueFullError(max(1, math.ceil(queued * self._per_article_s)))
         job: _Job[In, Out] = _Job(items, asyncio.get_running_loop().create_future())
@@ -188,8 +194,13 @@ class MicroBatcher(Generic[In, Out]):
             for job in batch:
                 self.stats.on_wait(now - job.queued_at)
             articles = sum(len(j.items) for j in batch)
+            self._running_articles = articles
             start = time.perf_counter()
-            outcomes = await loop.run_in_executor(self._executor, self._run_jobs, [j.items for j in batch])
+            try:
+                jobs = [j.items for j in batch]
+                outcomes = await loop.run_in_executor(self._executor, self._run_jobs, jobs)
+            finally:
+                self._running_articles = 0
             took = time.perf_counter() - start
             self.stats.on_batch(articles, took)
             self._per_article_s = 0.8 * self._per_article_s + 0.2 * took / articles

@@ -100,8 +100,9 @@ def test_timeout_and_a_timed_out_request_is_never_run() -> None:
         model.gate.clear()
         blocker = asyncio.create_task(b.submit(["a"], timeout_s=5))
         await asyncio.sleep(0.05)
+        # Long enough to be admitted behind the running call at the default pace (0.5 s/article).
         with pytest.raises(RequestTimeoutError):
-            await b.submit(["late"], timeout_s=0.05)
+            await b.submit(["late"], timeout_s=1.5)
         assert b.queued_articles == 0  # it left the queue
         model.gate.set()
         await blocker
