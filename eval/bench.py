@@ -17,10 +17,9 @@ import json
 import os
 import platform
 import sys
-from pathlib import Path
 from typing import Any
 
-from opslens.eval.loadgen import drive, example_payload, markdown_table, start_server
+from opslens.eval.loadgen import add_payload_arguments, drive, markdown_table, payload_from_args, start_server
 from opslens.model.text import words
 
 COLUMNS = [
@@ -69,14 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=20.0, help="concurrent phase: seconds")
     p.add_argument("--max-requests", type=int, default=20_000, help="concurrent phase: request cap")
     p.add_argument("--threads", type=int, help="OPSLENS_THREADS for the server (default: all cores)")
-    p.add_argument("--text-file", type=Path, help="article to send (default: the shared example)")
-    p.add_argument("--title", default="Russia presses ahead with offensive in east")
-    p.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    add_payload_arguments(p)
     args = p.parse_args(argv)
 
-    payload = example_payload(args.title)
-    if args.text_file:
-        payload["text"] = args.text_file.read_text(encoding="utf-8")
+    payload = payload_from_args(args)
     rows: list[dict[str, Any]] = []
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         env = {"OPSLENS_ENCODER_BACKEND": backend, "OPSLENS_LOG_LEVEL": "warning"}

@@ -22,14 +22,14 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from opslens.eval.loadgen import (
+    add_payload_arguments,
     drive,
-    example_payload,
     markdown_table,
     memory_mb,
+    payload_from_args,
     require_loopback,
     start_server,
 )
@@ -92,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-requests", type=int, default=100_000, help="cap per phase")
     p.add_argument("--timeout", type=float, default=60.0, help="per request, seconds")
     p.add_argument("--threads", type=int, help="with --start-server: OPSLENS_THREADS for the server")
-    p.add_argument("--text-file", type=Path, help="article to send (default: the shared example)")
-    p.add_argument("--title", default="Russia presses ahead with offensive in east")
-    p.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    add_payload_arguments(p)
     args = p.parse_args(argv)
     for name in ("clients", "max_requests"):
         if getattr(args, name) < 1:
@@ -106,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args.recovery_clients = args.recovery_clients or args.clients
     args.recovery_duration = args.recovery_duration or args.duration / 2
 
-    payload = example_payload(args.title)
-    if args.text_file:
-        payload["text"] = args.text_file.read_text(encoding="utf-8")
+    payload = payload_from_args(args)
     if args.start_server:
         env = {"OPSLENS_LOG_LEVEL": "warning"}
         if args.threads:

@@ -7,6 +7,7 @@ run is bounded in time and count, and only loopback addresses are accepted as ta
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import ipaddress
 import os
@@ -199,10 +200,18 @@ async def drive(
     return result
 
 
-def example_payload(title: str = "Russia presses ahead with offensive in east") -> dict[str, Any]:
-    if not EXAMPLE.is_file():
-        raise FileNotFoundError(f"example article not found at {EXAMPLE} (pass --text-file)")
-    return {"text": EXAMPLE.read_text(encoding="utf-8"), "title": title}
+def add_payload_arguments(p: argparse.ArgumentParser) -> None:
+    """What the load scripts send, and where they write their figures."""
+    p.add_argument("--text-file", type=Path, help="article to send (default: the shared example)")
+    p.add_argument("--title", default="Russia presses ahead with offensive in east")
+    p.add_argument("--out", type=Path, help="also write the figures as JSON here")
+
+
+def payload_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    source = args.text_file or EXAMPLE
+    if not source.is_file():
+        raise FileNotFoundError(f"article not found at {source} (pass --text-file)")
+    return {"text": source.read_text(encoding="utf-8"), "title": args.title}
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
