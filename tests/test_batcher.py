@@ -38,14 +38,21 @@ def run(coro):
     return asyncio.run(coro)
 
 
+async def hold_first_call(batcher: MicroBatcher, model: Recorder) -> asyncio.Task:
+    """Start `batcher` with its first model call (for "a") held at the gate, so the requests
+    sent next wait in the queue behind it."""
+    batcher.start()
+    model.gate.clear()
+    first = asyncio.create_task(batcher.submit(["a"], timeout_s=5))
+    await asyncio.sleep(0.05)  # taken by the worker: no longer queued
+    return first
+
+
 def test_concurrent_requests_share_model_calls() -> None:
     async def main() -> None:
         model = Recorder()
         b = MicroBatcher(model, max_batch=4, max_queued=100)
-        b.start()
-        model.gate.clear()  # the first call blocks, so the others pile up behind it
-        first = asyncio.create_task(b.submit(["a"], timeout_s=5))
-        await asyncio.sleep(0.05)
+        first = await hold_first_call(b, model)
         rest = [asyncio.create_task(b.submit([f"x{i}"], timeout_s=5)) for i in range(6)]
         await asyncio.sleep(0.05)
         model.gate.set()
@@ -75,10 +82,7 @@ def test_full_queue_refuses_with_a_retry_hint() -> None:
     async def main() -> None:
         model = Recorder()
         b = MicroBatcher(model, max_batch=1, max_queued=2)
-        b.start()
-        model.gate.clear()
-        running = asyncio.create_task(b.submit(["a"], timeout_s=5))
-        await asyncio.sleep(0.05)  # taken by the worker: no longer queued
+        running = await hold_first_call(b, model)
         queued = [asyncio.create_task(b.submit([x], timeout_s=5)) for x in "bc"]
         await asyncio.sleep(0.01)
         with pytest.raises(QueueFullError) as err:
@@ -96,10 +100,7 @@ def test_timeout_and_a_timed_out_request_is_never_run() -> None:
     async def main() -> None:
         model = Recorder()
         b = MicroBatcher(model, max_batch=1, max_queued=10)
-        b.start()
-        model.gate.clear()
-        blocker = asyncio.create_task(b.submit(["a"], timeout_s=5))
-        await asyncio.sleep(0.05)
+        blocker = await hold_first_call(b, model)
         # Long enough to be admitted behind the running call at the default pace (0.5 s/article).
         with pytest.raises(RequestTimeoutError):
             await b.submit(["late"], timeout_s=1.5)
@@ -116,10 +117,7 @@ def test_client_disconnect_cancels_queued_work() -> None:
     async def main() -> None:
         model = Recorder()
         b = MicroBatcher(model, max_batch=1, max_queued=10)
-        b.start()
-        model.gate.clear()
-        blocker = asyncio.create_task(b.submit(["a"], timeout_s=5))
-        await asyncio.sleep(0.05)
+        blocker = await hold_first_call(b, model)
         gone = asyncio.Event()
 
         async def is_disconnected() -> bool:
@@ -142,10 +140,7 @@ def test_a_failing_request_does_not_fail_those_grouped_with_it() -> None:
     async def main() -> None:
         model = Recorder()
         b = MicroBatcher(model, max_batch=8, max_queued=10)
-        b.start()
-        model.gate.clear()
-        blocker = asyncio.create_task(b.submit(["a"], timeout_s=5))
-        await asyncio.sleep(0.05)
+        blocker = await hold_first_call(b, model)
         good = asyncio.create_task(b.submit(["ok"], timeout_s=5))
         bad = asyncio.create_task(b.submit(["bad"], timeout_s=5))
         await asyncio.sleep(0.01)
@@ -180,9 +175,7 @@ def test_work_that_would_time_out_in_the_queue_is_refused_up_front() -> None:
         b = MicroBatcher(model, max_batch=1, max_queued=100)
         b.start()
         await b.submit(["warm"], timeout_s=5)  # measures the pace: ~0.2 s per article
-        model.gate.clear()
-        running = asyncio.create_task(b.submit(["a"], timeout_s=5))
-        await asyncio.sleep(0.05)
+        running = await hold_first_call(b, model)
         queued = [asyncio.create_task(b.submit([x], timeout_s=0.5)) for x in "bc"]
         await asyncio.sleep(0.01)
         # Two articles ahead at >= 0.2 s each: a third could not be answered within 0.5 s.
