@@ -45,20 +45,16 @@ def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
+    # Both builders take (folder, force=) and raise their own error type for a bad build.
     if args.what == "abstractive":
-        from opslens.model.generator import BaseModelError, prepare_base
-
-        try:
-            print(prepare_base(args.cache_dir, force=args.force))
-        except BaseModelError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        return 0
-    from opslens.model.onnx_encoder import EncoderCacheError, prepare
-
+        from opslens.model.generator import BaseModelError as BuildError
+        from opslens.model.generator import prepare_base as build
+    else:
+        from opslens.model.onnx_encoder import EncoderCacheError as BuildError
+        from opslens.model.onnx_encoder import prepare as build
     try:
-        print(prepare(args.cache_dir, force=args.force))
-    except EncoderCacheError as exc:
+        print(build(args.cache_dir, force=args.force))
+    except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
