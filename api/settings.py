@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -94,6 +95,17 @@ class Settings(BaseSettings):
     )
 
     _split = field_validator("api_keys", "cors_origins", mode="before")(_split_commas)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str | None) -> str | None:
+        # Fail at start-up with the field named, not on the first request.
+        if value is not None:
+            try:
+                parse(value)
+            except ValueError as exc:
+                raise ValueError(f"{exc}; write e.g. '120/minute' or '10/second'") from exc
+        return value
 
     @model_validator(mode="after")
     def _queue_fits_a_batch_request(self) -> Settings:

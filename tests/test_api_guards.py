@@ -64,6 +64,11 @@ def test_rate_limit_per_key(model) -> None:
         assert c.post("/summarize", json=ARTICLE, headers={"X-API-Key": "b"}).status_code == 200
 
 
+def test_a_bad_rate_limit_is_refused_at_start_up() -> None:
+    with pytest.raises(ValidationError, match="rate_limit"):
+        Settings(rate_limit="lots")
+
+
 def test_cors_is_off_unless_configured(model) -> None:
     preflight = {"Origin": "https://analyst.example", "Access-Control-Request-Method": "POST"}
     with _client(model) as c:
