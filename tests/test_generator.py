@@ -37,10 +37,17 @@ def test_length_bucket() -> None:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory):
+def base():
     from opslens.model.generator import Generator
 
-    return Generator.load(threads=2)
+    return Generator.load(threads=2, engine="hf")
+
+
+@pytest.fixture(scope="module")
+def fast():
+    from opslens.model.generator import Generator
+
+    return Generator.load(threads=2, engine="ct2")
 
 
 @pytest.mark.slow
@@ -62,13 +69,48 @@ def test_prompt_truncates_the_article_at_a_token_boundary(base) -> None:
 
 @pytest.mark.slow
 @needs_base
-def test_generate_and_stream_agree(base) -> None:
-    out = base.generate(ARTICLE, max_words=20, max_new_tokens=8)
+@pytest.mark.parametrize("engine", ["base", "fast"])
+def test_generate_and_stream_agree(engine: str, request: pytest.FixtureRequest) -> None:
+    from opslens.model.generator import Generation
+
+    gen = request.getfixturevalue(engine)
+    out = gen.generate(ARTICLE, max_words=20, max_new_tokens=8)
     assert 0 < out.new_tokens <= 8 and out.text.strip()
     assert out.prompt_tokens > 40 and not out.article_truncated
-    streamed = "".join(base.stream(ARTICLE, max_words=20, max_new_tokens=8))
-    # Greedy decoding: the stream is the same text (before the word trim).
-    assert " ".join(streamed.split()) == out.text
+    *pieces, final = list(gen.stream(ARTICLE, max_words=20, max_new_tokens=8))
+    assert isinstance(final, Generation) and final.engine == out.engine
+    # Greedy decoding: the stream is the same text, token for token.
+    assert all(isinstance(p, str) for p in pieces)
+    assert " ".join("".join(pieces).split()) == out.text == final.text
+
+
+@pytest.mark.slow
+@needs_base
+def test_fast_engine_follows_the_reference(base, fast) -> None:
+    """int8 CTranslate2 and float32 transformers agree on the first greedy tokens."""
+    ref = base.generate(ARTICLE, max_words=20, max_new_tokens=6)
+    got = fast.generate(ARTICLE, max_words=20, max_new_tokens=6)
+    assert (ref.engine, got.engine) == ("transformers-fp32", "ctranslate2-int8")
+    assert ref.text.split()[:2] == got.text.split()[:2]
+
+
+@pytest.mark.slow
+@needs_base
+def test_converted_engine_is_hash_checked(fast, tmp_path: Path) -> None:
+    from opslens.model import ct2_engine
+
+    folder = fast.engine.folder
+    record = json.loads((folder / ct2_engine.RECORD).read_text())
+    assert ct2_engine.verified(folder, record["key"])
+    assert not ct2_engine.verified(folder, "another-key")  # another base/adapter: rebuild
+    copy = tmp_path / "engine"
+    copy.mkdir()
+    for f in folder.iterdir():
+        (copy / f.name).symlink_to(f)
+    (copy / ct2_engine.RECORD).unlink()
+    (copy / ct2_engine.RECORD).write_text(json.dumps({**record, "weights_sha256": "0" * 64}))
+    with pytest.raises(ct2_engine.EngineBuildError, match="checksum mismatch"):
+        ct2_engine.verified(copy, record["key"])
 
 
 @pytest.mark.slow

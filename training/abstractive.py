@@ -55,10 +55,13 @@ def make_examples(
     article_tokens: int,
     max_summary_tokens: int,
     supported_only: bool = False,
+    lowercase: bool = False,
 ) -> list[Example]:
     end = tokenizer.eos_token_id
     out = []
     for article, summary in zip(articles, summaries, strict=True):
+        if lowercase:  # the generator prompts with lower-cased articles too (AbstractiveConfig)
+            article, summary = article.lower(), summary.lower()
         text = target_text(summary)
         if not text or not article.strip():
             continue
@@ -123,7 +126,11 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
         update={"base_package_version": base_version(), "base_sha256": meta["source_sha256"]}
     )
     t0 = time.time()
-    budget = {"article_tokens": model_cfg.article_tokens, "max_summary_tokens": cfg.max_summary_tokens}
+    budget = {
+        "article_tokens": model_cfg.article_tokens,
+        "max_summary_tokens": cfg.max_summary_tokens,
+        "lowercase": model_cfg.lowercase,
+    }
     train_items = make_examples(
         tokenizer,
         train_ds[cfg.article_field],
