@@ -6,18 +6,22 @@ The HTTP service and the evaluation harness both call this and nothing below it.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from opslens.model.artifact import SHIPPED_ARTIFACT, load_component, verify_artifact
 from opslens.model.encoder import ENCODER_NAME, Backend, Encoder, load_encoder
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, pad_documents, select_sentences
+from opslens.model.faithfulness import Policy, check
 from opslens.model.labels import STANCE_READINGS
 from opslens.model.results import (
     Analysis,
     Evidence,
+    GenerationInfo,
+    Mode,
     ModelInfo,
     Stance,
     SummarySentence,
@@ -25,15 +29,25 @@ from opslens.model.results import (
     Truncation,
 )
 from opslens.model.stance import StanceClassifier, StanceConfig, collate, stance_input
-from opslens.model.text import Sentence, parse_document, words
+from opslens.model.text import Document, Sentence, parse_document, words
+
+if TYPE_CHECKING:
+    from opslens.model.generator import Engine, Generation, Generator
 
 DEFAULT_MAX_SENTENCES = 3
+DEFAULT_MAX_WORDS = 60
+DEFAULT_POLICY: Policy = "drop_sentence"
 COMPONENTS = ("extractive", "stance")  # what an artifact must hold to serve
+ABSTRACTIVE = "abstractive"  # optional component: the generator's LoRA adapter
 DEFAULT_MAX_ARTICLE_SENTENCES = 1000
 
 
 class NoSentencesError(ValueError):
     """The text holds no article sentence to summarise."""
+
+
+class AbstractiveUnavailableError(RuntimeError):
+    """Abstractive mode was asked for but no generator is loaded."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,9 @@ class Request:
     title: str | None = None
     claims: Sequence[str] = field(default_factory=tuple)
     max_sentences: int = DEFAULT_MAX_SENTENCES
+    mode: Mode = "extractive"
+    max_words: int = DEFAULT_MAX_WORDS  # abstractive only
+    policy: Policy = DEFAULT_POLICY  # abstractive only: what to do with unsupported spans
 
 
 def _ms(since: float) -> float:
@@ -57,12 +74,14 @@ class OpsLens:
         info: ModelInfo,
         *,
         max_article_sentences: int = DEFAULT_MAX_ARTICLE_SENTENCES,
+        generator: Generator | None = None,
     ) -> None:
         self.encoder = encoder
         self.scorer = scorer
         self.stance = stance
         self.info = info
         self.max_article_sentences = max_article_sentences
+        self.generator = generator
 
     @classmethod
     def load(
@@ -73,11 +92,16 @@ class OpsLens:
         max_article_sentences: int = DEFAULT_MAX_ARTICLE_SENTENCES,
         backend: Backend = "torch",
         cache_dir: Path | None = None,
+        abstractive: bool = False,
+        engine: Engine = "ct2",
+        zero_shot: bool = False,
     ) -> OpsLens:
         """Load an artifact folder (default: the one shipped in the package).
 
         `backend` picks the sentence encoder: "torch" (reference) or "onnx" (int8 ONNX Runtime,
-        built into `cache_dir` on first use; see onnx_encoder.py)."""
+        built into `cache_dir` on first use; see onnx_encoder.py). `abstractive` also loads the
+        generator (the artifact's adapter on SmolLM2, or the bare base with `zero_shot`),
+        decoding with `engine` ("ct2" int8 or "hf" float32; see generator.py)."""
         if threads:
             torch.set_num_threads(threads)
         folder = Path(path) if path else SHIPPED_ARTIFACT
@@ -90,8 +114,26 @@ class OpsLens:
             threads=threads,
             cache_dir=cache_dir,
         )
-        info = ModelInfo(name=manifest.name, version=manifest.version, encoder=ENCODER_NAME, backend=backend)
-        return cls(encoder, scorer, stance, info, max_article_sentences=max_article_sentences)
+        generator = None
+        if abstractive:
+            from opslens.model.generator import Generator
+
+            if not zero_shot and ABSTRACTIVE not in manifest.components:
+                raise AbstractiveUnavailableError(
+                    f"artifact {folder} has no '{ABSTRACTIVE}' component (train one with "
+                    "`opslens train abstractive`), or load the zero-shot base instead"
+                )
+            generator = Generator.load(None if zero_shot else folder, threads=threads, engine=engine)
+        info = ModelInfo(
+            name=manifest.name,
+            version=manifest.version,
+            encoder=ENCODER_NAME,
+            backend=backend,
+            generator=_describe(generator),
+        )
+        return cls(
+            encoder, scorer, stance, info, max_article_sentences=max_article_sentences, generator=generator
+        )
 
     def analyze(
         self,
@@ -100,12 +142,38 @@ class OpsLens:
         title: str | None = None,
         claims: Sequence[str] = (),
         max_sentences: int = DEFAULT_MAX_SENTENCES,
+        mode: Mode = "extractive",
+        max_words: int = DEFAULT_MAX_WORDS,
+        policy: Policy = DEFAULT_POLICY,
     ) -> Analysis:
-        return self.analyze_batch([Request(text, title, tuple(claims), max_sentences)])[0]
+        request = Request(text, title, tuple(claims), max_sentences, mode, max_words, policy)
+        return self.analyze_batch([request])[0]
+
+    def _need_generator(self) -> Generator:
+        if self.generator is None:
+            raise AbstractiveUnavailableError(
+                "abstractive mode is off: load with abstractive=True (server: OPSLENS_ABSTRACTIVE=true) "
+                f"and an artifact holding the '{ABSTRACTIVE}' component"
+            )
+        return self.generator
 
     @torch.inference_mode()
     def analyze_batch(self, requests: Sequence[Request]) -> list[Analysis]:
-        """Analyse several articles; all their sentences go through the encoder together."""
+        """Analyse several articles; all their sentences go through the encoder together, and
+        the abstractive ones are decoded together."""
+        if any(r.mode == "abstractive" for r in requests):
+            self._need_generator()  # refuse before any work is done
+        out, contexts = self._extract(requests)
+        todo = [(i, *contexts[i]) for i, r in enumerate(requests) if r.mode == "abstractive"]
+        if todo:
+            self._abstract(requests, out, todo)
+        return out
+
+    def _extract(
+        self, requests: Sequence[Request]
+    ) -> tuple[list[Analysis], list[tuple[Document, torch.Tensor]]]:
+        """Extractive summaries and stances, plus each article as used (sentences within the
+        limit) with its sentence vectors, for the faithfulness guard."""
         t0 = time.perf_counter()
         docs = [parse_document(r.text) for r in requests]
         for i, doc in enumerate(docs):
@@ -127,6 +195,7 @@ class OpsLens:
         encode_ms = _ms(t1) / len(requests)
 
         out: list[Analysis] = []
+        contexts: list[tuple[Document, torch.Tensor]] = []
         cursor = 0
         for req, doc, sents in zip(requests, docs, used, strict=True):
             claims = self._claims(req)
@@ -167,7 +236,95 @@ class OpsLens:
                     ),
                 )
             )
-        return out
+            contexts.append((replace(doc, sentences=tuple(sents)), sent_vecs))
+        return out, contexts
+
+    def _abstract(
+        self,
+        requests: Sequence[Request],
+        out: list[Analysis],
+        items: list[tuple[int, Document, torch.Tensor]],
+    ) -> None:
+        """Generate the abstractive summaries of `items` (one decode batch per max_words) and
+        replace each extractive answer in `out` with the guarded generation."""
+        generator = self._need_generator()
+        by_length: dict[int, list[tuple[int, Document, torch.Tensor]]] = {}
+        for item in items:
+            by_length.setdefault(requests[item[0]].max_words, []).append(item)
+        for max_words, group in by_length.items():
+            t0 = time.perf_counter()
+            generations = generator.generate_batch(
+                [_article(doc) for _, doc, _ in group], max_words=max_words
+            )
+            generate_ms = _ms(t0) / len(group)
+            for (i, doc, vecs), generation in zip(group, generations, strict=True):
+                out[i] = self._guarded(out[i], requests[i], doc, vecs, generation, generate_ms)
+
+    def _guarded(
+        self,
+        extractive: Analysis,
+        req: Request,
+        doc: Document,
+        vecs: torch.Tensor,
+        generation: Generation,
+        generate_ms: float,
+    ) -> Analysis:
+        """The extractive answer turned abstractive: the generation checked against the article,
+        the policy applied (the extractive summary is the fallback)."""
+        t0 = time.perf_counter()
+        guard = check(
+            doc,
+            generation.text,
+            policy=req.policy,
+            fallback_summary=extractive.summary,
+            encoder=self.encoder,
+            article_vectors=vecs,
+            rare_words=self.generator is not None and self.generator.config.lowercase,
+        )
+        check_ms = _ms(t0)
+        timings = extractive.timings_ms.model_copy(
+            update={
+                "generate_ms": round(generate_ms, 2),
+                "check_ms": check_ms,
+                "total_ms": round(extractive.timings_ms.total_ms + generate_ms + check_ms, 2),
+            }
+        )
+        info = GenerationInfo(
+            engine=generation.engine,
+            adapter=self._need_generator().adapter,
+            max_words=req.max_words,
+            prompt_tokens=generation.prompt_tokens,
+            new_tokens=generation.new_tokens,
+            article_truncated=generation.article_truncated,
+        )
+        return extractive.model_copy(
+            update={
+                "mode": "abstractive",
+                "summary": guard.summary,
+                "faithfulness": guard,
+                "generation": info,
+                "timings_ms": timings,
+            }
+        )
+
+    def stream(self, request: Request) -> Iterator[str | Analysis]:
+        """Abstractive mode, token by token: text pieces as they are decoded, then the finished
+        `Analysis` (guarded, with stances). Close the iterator to stop decoding."""
+        generator = self._need_generator()
+        with torch.inference_mode():
+            [extractive], [(doc, vecs)] = self._extract([request])
+        t0 = time.perf_counter()
+        generation = None
+        for piece in generator.stream(_article(doc), max_words=request.max_words):
+            if isinstance(piece, str):
+                yield piece
+            else:
+                generation = piece
+        if generation is None:  # the generator always ends with its Generation
+            raise RuntimeError("generator stream ended without a result")
+        with torch.inference_mode():
+            result = self._guarded(extractive, request, doc, vecs, generation, _ms(t0))
+        yield result
 
     @staticmethod
     def _claims(req: Request) -> list[str]:
@@ -218,3 +375,16 @@ class OpsLens:
                 )
             )
         return out
+
+
+def _article(doc: Document) -> str:
+    """What the generator reads: the article's sentences, without the headings, boilerplate and
+    junk blocks that `parse_document` dropped (they waste the prompt's token budget)."""
+    return " ".join(s.text for s in doc.sentences)
+
+
+def _describe(generator: Generator | None) -> str | None:
+    if generator is None:
+        return None
+    weights = "LoRA adapter" if generator.adapter else "zero-shot base"
+    return f"{generator.config.base} + {weights} ({generator.engine.name})"

@@ -3,7 +3,12 @@ serialises them as they are, so the JSON contract and the Python API are the sam
 
 from __future__ import annotations
 
+from typing import Literal
+
+from opslens.model.faithfulness import Faithfulness
 from pydantic import BaseModel, Field
+
+Mode = Literal["extractive", "abstractive"]
 
 
 class SummarySentence(BaseModel):
@@ -46,6 +51,9 @@ class ModelInfo(BaseModel):
     version: str
     encoder: str
     backend: str = Field("torch", description="Encoder backend: torch (reference) or onnx (int8).")
+    generator: str | None = Field(
+        None, description="The abstractive generator and its engine; null when abstractive mode is off."
+    )
 
 
 class Timings(BaseModel):
@@ -53,17 +61,40 @@ class Timings(BaseModel):
     encode_ms: float
     summarize_ms: float
     stance_ms: float
+    generate_ms: float = Field(0.0, description="Abstractive mode: decoding the summary.")
+    check_ms: float = Field(0.0, description="Abstractive mode: the faithfulness guard.")
     total_ms: float
 
 
+class GenerationInfo(BaseModel):
+    engine: str = Field(description="ctranslate2-int8 (fast) or transformers-fp32 (reference).")
+    adapter: bool = Field(description="False when the zero-shot base model wrote the summary.")
+    max_words: int
+    prompt_tokens: int
+    new_tokens: int
+    article_truncated: bool = Field(description="The article was cut to the generator's token budget.")
+
+
 class Analysis(BaseModel):
-    summary: str = Field(description="The selected sentences, in article order, joined by spaces.")
-    sentences: list[SummarySentence]
+    mode: Mode = Field("extractive", description="How the summary was written.")
+    summary: str = Field(
+        description="extractive: the selected sentences, in article order, joined by spaces. "
+        "abstractive: the generated summary after the faithfulness policy (see `faithfulness`)."
+    )
+    sentences: list[SummarySentence] = Field(
+        description="The extractive selection (in abstractive mode: the fallback summary's sentences)."
+    )
     title_stance: Stance | None = Field(description="Stance toward the title, when one was given.")
     claim_stances: list[Stance]
     n_sentences: int = Field(description="Article sentences found after cleaning.")
     dropped_blocks: int = Field(description="Blocks removed as boilerplate, headings or junk.")
     truncated: bool = Field(description="True when a configured limit cut the article.")
     truncation: Truncation
+    faithfulness: Faithfulness | None = Field(
+        None,
+        description="Abstractive mode: evidence for each generated sentence, unsupported numbers/dates/"
+        "names with offsets, and what the policy did.",
+    )
+    generation: GenerationInfo | None = Field(None, description="Abstractive mode: how it was decoded.")
     model: ModelInfo
     timings_ms: Timings
