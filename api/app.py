@@ -5,18 +5,21 @@ built inside `create_app` as real types, not as names to resolve later.
 """
 
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from opslens import __version__
 from opslens.api.batcher import (
     ClientGoneError,
@@ -33,15 +36,14 @@ from opslens.api.page import add_page
 from opslens.api.schemas import BatchResponse, ErrorResponse, InfoResponse, SummarizeResponse, request_models
 from opslens.api.security import KeyGuard, RateLimitedError, authorization
 from opslens.api.settings import Settings
-from opslens.model.artifact import CARD, SHIPPED_ARTIFACT
-from opslens.model.pipeline import NoSentencesError, OpsLens
+from opslens.model.artifact import CARD, SHIPPED_ARTIFACT, read_manifest
+from opslens.model.pipeline import ABSTRACTIVE, AbstractiveUnavailableError, NoSentencesError, OpsLens
 from opslens.model.pipeline import Request as AnalysisRequest
 from opslens.model.results import Analysis
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 log = logging.getLogger("opslens.api")
 
-MODE = "extractive"
 WARMUP_TEXT = (
     "The service started and loaded its model. It answers one request before the first client does, "
     "so that the first client waits no longer than the others."
@@ -68,6 +70,75 @@ def _error(
     )
 
 
+def _detail(loc: list[str | int], msg: str, kind: str) -> list[dict[str, Any]]:
+    return [{"loc": loc, "msg": msg, "type": kind}]
+
+
+def _analysis_request(item: Any) -> AnalysisRequest:
+    return AnalysisRequest(
+        item.text,
+        item.title,
+        tuple(item.claims),
+        item.max_sentences,
+        item.mode,
+        item.max_words,
+        item.faithfulness_policy,
+    )
+
+
+def wants_generator(settings: Settings) -> bool:
+    """Load the generator when enabled and the artifact holds an adapter for it."""
+    if not settings.abstractive.enabled:
+        return False
+    folder = settings.model_path or SHIPPED_ARTIFACT
+    if ABSTRACTIVE not in read_manifest(folder).components:
+        log.warning("abstractive mode off: artifact %s has no '%s' component", folder, ABSTRACTIVE)
+        return False
+    return True
+
+
+class _Slots:
+    """A counter of concurrent streams that refuses instead of waiting."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._used >= self.limit:
+                return False
+            self._used += 1
+            return True
+
+    def give(self) -> None:
+        with self._lock:
+            self._used -= 1
+
+
+_END = object()
+
+
+class _Pull:
+    """Steps a blocking iterator from worker threads, one step at a time, so that closing it
+    (to stop a decode) waits for the step in flight instead of failing."""
+
+    def __init__(self, iterator: Iterator[Any]) -> None:
+        self._it = iterator
+        self._lock = threading.Lock()
+
+    def next(self) -> Any:
+        with self._lock:
+            return next(self._it, _END)
+
+    def close(self) -> None:
+        with self._lock:
+            close = getattr(self._it, "close", None)
+            if close is not None:
+                close()
+
+
 def create_app(settings: Settings | None = None, model: OpsLens | None = None) -> FastAPI:
     """Build the service. Pass `model` to serve an already-loaded pipeline (tests)."""
     settings = settings or Settings()
@@ -75,7 +146,10 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
     serving = settings.serving
     metrics = Metrics()
     guard = KeyGuard(settings.accepted_keys(), settings.rate_limit)
-    SummarizeRequest, BatchRequest = request_models(limits, settings.default_max_sentences)
+    SummarizeRequest, BatchRequest = request_models(
+        limits, settings.default_max_sentences, settings.abstractive
+    )
+    streams = _Slots(settings.abstractive.max_streams)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,10 +161,14 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
                 max_article_sentences=limits.max_article_sentences,
                 backend=settings.encoder_backend,
                 cache_dir=settings.cache_dir,
+                abstractive=wants_generator(settings),
+                engine=settings.abstractive.engine,
             )
             # One call before the first request: lazy initialisation (kernels, caches) costs the
             # first caller a second otherwise.
             app.state.model.analyze(WARMUP_TEXT, title="Warm-up", max_sentences=1)
+            if app.state.model.generator is not None:
+                app.state.model.analyze(WARMUP_TEXT, mode="abstractive", max_words=10)
             metrics.model_load.set(time.perf_counter() - start)
             log.info("model %s loaded in %.1fs", app.state.model.info.version, time.perf_counter() - start)
         batcher: MicroBatcher[AnalysisRequest, Analysis] = MicroBatcher(
@@ -151,13 +229,15 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
         batcher: MicroBatcher[AnalysisRequest, Analysis] | None = request.app.state.batcher
         if batcher is None:
             return _error(503, [], "model not loaded yet", "not_ready", {"Retry-After": "5"})
-        requests = [AnalysisRequest(i.text, i.title, tuple(i.claims), i.max_sentences) for i in items]
+        requests = [_analysis_request(i) for i in items]
         try:
             results = await batcher.submit(
                 requests, timeout_s=serving.request_timeout_s, is_disconnected=request.is_disconnected
             )
         except NoSentencesError as exc:
             return _error(422, [*loc, "text"], str(exc), "no_sentences")
+        except AbstractiveUnavailableError as exc:
+            return _error(422, [*loc, "mode"], str(exc), "mode_unavailable")
         except QueueFullError as exc:
             metrics.refused.labels("queue_full").inc()
             limit = f"serving.max_queued_articles={serving.max_queued_articles}"
@@ -172,7 +252,8 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
             metrics.refused.labels("client_gone").inc()
             # Nobody reads this; 499 (nginx's "client closed request") marks it in logs and metrics.
             return Response(status_code=499)
-        metrics.articles.labels(MODE).inc(len(results))
+        for result in results:
+            metrics.articles.labels(result.mode).inc()
         return results
 
     @app.post("/summarize", response_model=SummarizeResponse, responses=ERRORS, tags=["summarize"])
@@ -186,6 +267,79 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
         """Several articles in one call (at most limits.max_batch_items); all or nothing."""
         results = await analyze(request, body.items, ["body", "items"])
         return results if isinstance(results, Response) else BatchResponse(items=results)
+
+    def stream_slot(request: Request, body: SummarizeRequest) -> Iterator[None]:  # type: ignore[valid-type]
+        """Refuse before the stream starts (a status code cannot change once it has)."""
+        model = request.app.state.model
+        if model is None:
+            raise HTTPException(503, _detail([], "model not loaded yet", "not_ready"), {"Retry-After": "5"})
+        if body.mode != "abstractive":  # type: ignore[attr-defined]
+            msg = "streaming is for mode 'abstractive'; use POST /summarize for extractive summaries"
+            raise HTTPException(422, _detail(["body", "mode"], msg, "stream_mode"))
+        if model.generator is None:
+            raise HTTPException(
+                422, _detail(["body", "mode"], "abstractive mode is off on this server", "mode_unavailable")
+            )
+        if not streams.take():
+            metrics.refused.labels("streams_full").inc()
+            limit = f"abstractive.max_streams={streams.limit}"
+            raise HTTPException(
+                429,
+                _detail([], f"too many streams in progress ({limit})", "streams_full"),
+                {"Retry-After": "2"},
+            )
+        try:
+            yield
+        finally:
+            streams.give()
+
+    @app.post(
+        "/summarize/stream",
+        response_class=EventSourceResponse,
+        responses={
+            **ERRORS,
+            200: {
+                "description": "Server-sent events: `token` ({text}) as the summary is decoded, then one "
+                "`result` (the same JSON as POST /summarize), or one `error` ({detail}).",
+                "content": {"text/event-stream": {}},
+            },
+        },
+        tags=["summarize"],
+    )
+    async def summarize_stream(
+        body: SummarizeRequest,  # type: ignore[valid-type]
+        request: Request,
+        _: Client,
+        __: Annotated[None, Depends(stream_slot)],
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Abstractive summary, token by token. Tokens are the raw decode; the `result` event
+        holds the final summary after recasing and the faithfulness policy."""
+        model: OpsLens = request.app.state.model
+        pull = _Pull(model.stream(_analysis_request(body)))
+        deadline = time.monotonic() + serving.request_timeout_s
+        try:
+            while (item := await anyio.to_thread.run_sync(pull.next)) is not _END:
+                if isinstance(item, str):
+                    yield ServerSentEvent(event="token", data={"text": item})
+                    if time.monotonic() > deadline:
+                        msg = f"no result within serving.request_timeout_s={serving.request_timeout_s}"
+                        metrics.refused.labels("timeout").inc()
+                        yield ServerSentEvent(event="error", data={"detail": _detail([], msg, "timeout")})
+                        return
+                else:
+                    metrics.articles.labels("abstractive").inc()
+                    yield ServerSentEvent(event="result", data=item)
+        except NoSentencesError as exc:
+            yield ServerSentEvent(
+                event="error", data={"detail": _detail(["body", "text"], str(exc), "no_sentences")}
+            )
+        except Exception as exc:  # the status line is sent: report in the stream, never hang up silently
+            log.exception("stream failed", exc_info=exc)
+            yield ServerSentEvent(event="error", data={"detail": "internal error"})
+        finally:
+            # Stops the decode if the client left (the generator is closed between two tokens).
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(pull.close)
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, str]:
@@ -211,6 +365,7 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
             model_card=card.read_text(encoding="utf-8") if card.is_file() else "",
             limits=limits,
             serving=serving,
+            abstractive=settings.abstractive,
             auth={"api_keys": guard.enabled, "rate_limit": settings.rate_limit},
             libraries={p: version(p) for p in ("torch", "transformers", "fastapi", "pydantic")},
         )

