@@ -1,4 +1,4 @@
-"""`opslens eval summarization|stance --data FILE [--out DIR]`."""
+"""`opslens eval summarization|stance --data FILE [--out DIR] [--mode extractive|abstractive]`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ DEFAULT_DATA = {
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from opslens.model.cli import add_backend_argument
+    from opslens.model.faithfulness import POLICIES
+    from opslens.model.pipeline import DEFAULT_MAX_WORDS, DEFAULT_POLICY
 
     p = sub.add_parser("eval", help="score the model on held-out data against baselines")
     p.add_argument("suite", choices=["summarization", "stance"])
@@ -28,6 +30,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_backend_argument(p)
     p.add_argument("--limit", type=int, help="first N examples only")
     p.add_argument("--max-sentences", type=int, default=3, help="summary length (summarization)")
+    p.add_argument(
+        "--mode",
+        choices=["extractive", "abstractive"],
+        help="summarization: score this mode alone; default: both side by side plus the zero-shot "
+        "generator as a baseline",
+    )
+    p.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS, help="abstractive summary length")
+    p.add_argument("--policy", choices=list(POLICIES), default=DEFAULT_POLICY, help="faithfulness policy")
+    p.add_argument("--generator-engine", choices=["ct2", "hf"], default="ct2", help="abstractive decoding")
+    p.add_argument(
+        "--zero-shot",
+        action=argparse.BooleanOptionalAction,
+        help="add the zero-shot base generator as a baseline (default: on when both modes run)",
+    )
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for ROUGE CIs")
     p.add_argument(
         "--record",
@@ -45,22 +61,57 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _kept(figures: dict, keep: tuple[str, ...]) -> dict:
+    """Headline figures, plus the faithfulness share where there is one."""
+    out = {k: figures[k] for k in keep if k in figures}
+    share = figures.get("faithfulness", {}).get("share_with_unsupported_entity_or_number")
+    if share is not None:
+        out["share_with_unsupported_entity_or_number"] = share
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from opslens.eval import stance, summarization
     from opslens.eval.report import markdown, write_run
     from opslens.model.artifact import SHIPPED_ARTIFACT
     from opslens.model.card import EVALUATION, write_card
-    from opslens.model.pipeline import OpsLens
+    from opslens.model.generator import BaseModelError
+    from opslens.model.pipeline import AbstractiveUnavailableError, OpsLens
     from opslens.training.data import file_sha256, load_table
 
     data = args.data or DEFAULT_DATA[args.suite]
     fields = summarization.FIELDS if args.suite == "summarization" else stance.FIELDS
     rows = list(load_table(data, fields, args.limit))
-    model = OpsLens.load(args.model_path, backend=args.backend)
+    modes = [args.mode] if args.mode else ["extractive", "abstractive"]
+    abstractive = args.suite == "summarization" and "abstractive" in modes
+    try:
+        model = OpsLens.load(
+            args.model_path, backend=args.backend, abstractive=abstractive, engine=args.generator_engine
+        )
+        zero_shot = None
+        if abstractive and (args.zero_shot if args.zero_shot is not None else args.mode is None):
+            zero_shot = OpsLens.load(
+                args.model_path,
+                backend=args.backend,
+                abstractive=True,
+                zero_shot=True,
+                engine=args.generator_engine,
+            )
+    except (AbstractiveUnavailableError, BaseModelError) as exc:
+        print(f"opslens eval: error: {exc}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
+    per_mode = None
     if args.suite == "summarization":
-        metrics, baselines, records = summarization.run_summarization(
-            model, rows, max_sentences=args.max_sentences, n_bootstrap=args.bootstrap
+        metrics, baselines, records, per_mode = summarization.run_summarization(
+            model,
+            rows,
+            modes=modes,
+            zero_shot=zero_shot,
+            max_sentences=args.max_sentences,
+            max_words=args.max_words,
+            policy=args.policy,
+            n_bootstrap=args.bootstrap,
         )
     else:
         metrics, baselines, records = stance.run_stance(model, rows)
@@ -68,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
     command = "opslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     results = {
         "suite": args.suite,
+        "mode": modes[0] if args.suite == "summarization" else None,
         "metrics": metrics,
+        **({"modes": per_mode} if per_mode and len(per_mode) > 1 else {}),
         "baselines": baselines,
         "provenance": {
             "data": _shown(data),
@@ -76,7 +129,20 @@ def run(args: argparse.Namespace) -> int:
             "examples": len(rows),
             "model": model.info.model_dump(),
             "model_path": str(args.model_path or SHIPPED_ARTIFACT),
-            "config": {"max_sentences": args.max_sentences, "bootstrap": args.bootstrap, "limit": args.limit},
+            "config": {
+                "max_sentences": args.max_sentences,
+                "bootstrap": args.bootstrap,
+                "limit": args.limit,
+                **(
+                    {
+                        "max_words": args.max_words,
+                        "policy": args.policy,
+                        "generator_engine": args.generator_engine,
+                    }
+                    if abstractive
+                    else {}
+                ),
+            },
             "command": command,
             "seconds": round(seconds, 1),
             "seconds_per_example": round(seconds / max(len(rows), 1), 4),
@@ -84,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
                 p: version(p)
                 for p in ("opslens", "torch", "transformers", "rouge-score", "datasets")
                 + (("onnxruntime",) if args.backend == "onnx" else ())
+                + (("ctranslate2",) if abstractive and args.generator_engine == "ct2" else ())
             },
             "python": platform.python_version(),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -97,17 +164,19 @@ def run(args: argparse.Namespace) -> int:
         path = folder / EVALUATION
         recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         keep = ("rouge1", "rouge2", "rougeLsum", "summary_words_mean", "fnc_score", "accuracy", "macro_f1")
-        # One record per suite and data file, so held-out and full-test figures sit side by side.
-        # The torch encoder is the reference; other backends' figures sit beside it, never replace it.
+        # One record per suite, data file and mode, so held-out and full-test figures sit side by
+        # side. The torch encoder is the reference; other backends' figures sit beside it.
         backend = "" if args.backend == "torch" else f" ({args.backend} encoder)"
-        recorded[f"{args.suite}: {data.name}{backend}"] = {
-            "command": command,
-            "data": _shown(data),
-            "data_sha256": results["provenance"]["data_sha256"],
-            "examples": len(rows),
-            "metrics": {k: metrics[k] for k in keep if k in metrics},
-            "baselines": {n: {k: b[k] for k in keep if k in b} for n, b in baselines.items()},
-        }
+        for mode, figures in (per_mode or {None: metrics}).items():
+            label = f" [{mode}]" if mode == "abstractive" else ""
+            recorded[f"{args.suite}: {data.name}{label}{backend}"] = {
+                "command": command,
+                "data": _shown(data),
+                "data_sha256": results["provenance"]["data_sha256"],
+                "examples": len(rows),
+                "metrics": _kept(figures, keep),
+                "baselines": {n: _kept(b, keep) for n, b in baselines.items()},
+            }
         path.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
         write_card(folder)
     return 0

@@ -20,6 +20,36 @@ def _cell(figures: dict[str, Any], key: str) -> str:
     return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
 
 
+def _systems(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Table rows: OpsLens (each mode when several ran), then the baselines."""
+    modes = results.get("modes") or {results.get("mode") or "": results["metrics"]}
+    rows = {(f"**OpsLens {m}**" if m else "**OpsLens**"): f for m, f in modes.items()}
+    return {**rows, **results["baselines"]}
+
+
+def _faithfulness_table(systems: dict[str, dict[str, Any]]) -> list[str]:
+    rows = {name: f["faithfulness"] for name, f in systems.items() if "faithfulness" in f}
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Faithfulness (the service's guard; for generators on the text as generated, before the policy):",
+        "",
+        "| system | with >=1 unsupported entity/number | with any unsupported span | spans per summary "
+        "| served with unsupported | policy actions |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, f in rows.items():
+        served = f.get("share_final_with_unsupported")
+        actions = ", ".join(f"{k} {v}" for k, v in f.get("actions", {}).items()) or "–"
+        lines.append(
+            f"| {name} | {100 * f['share_with_unsupported_entity_or_number']:.1f}% "
+            f"| {100 * f['share_with_unsupported']:.1f}% | {f['unsupported_spans_per_summary']:.2f} "
+            f"| {'–' if served is None else f'{100 * served:.1f}%'} | {actions} |"
+        )
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     suite = results["suite"]
     keys = HEADLINE[suite]
@@ -33,17 +63,23 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "| system | " + " | ".join(keys) + " |",
         "|---" * (len(keys) + 1) + "|",
-        "| **OpsLens** | " + " | ".join(_cell(results["metrics"], k) for k in keys) + " |",
     ]
-    for name, figures in results["baselines"].items():
-        lines.append(f"| {name} | " + " | ".join(_cell(figures, k) for k in keys) + " |")
+    systems = _systems(results)
+    for name, figures in systems.items():
+        if any(k in figures for k in keys):
+            lines.append(f"| {name} | " + " | ".join(_cell(figures, k) for k in keys) + " |")
     main = results["metrics"]
     if suite == "summarization":
         lead = next(v for k, v in results["baselines"].items() if k.startswith("lead"))
+        lines.append("")
+        for name, figures in systems.items():
+            if name.startswith("**") and "rouge1" in figures:
+                lines.append(
+                    f"ROUGE-1 ratio {name} / lead: {figures['rouge1'] / max(lead['rouge1'], 1e-9):.3f}"
+                )
         lines += [
-            "",
-            f"ROUGE-1 ratio OpsLens / lead: {main['rouge1'] / max(lead['rouge1'], 1e-9):.3f}",
             "ROUGE: F1 x 100, 95% bootstrap CI in brackets (rouge-score, stemming, Lsum on sentences).",
+            *_faithfulness_table(systems),
         ]
     else:
         lines += [

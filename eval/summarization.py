@@ -1,7 +1,12 @@
-"""Summarization suite: the model against lead-3 and random-3 on the same articles.
+"""Summarization suite: the model's modes against lead-3, random-3 and (abstractive) the
+zero-shot base generator, on the same articles.
 
 Every summary comes from the public `OpsLens.analyze_batch`; baselines read the same
 cleaned sentences (`parse_document`), so the comparison is about choice, not cleaning.
+Faithfulness figures come from the same guard the service runs (`model/faithfulness.py`):
+for abstractive systems on what the generator wrote (before the policy) and on what the user
+gets (after it); for extractive systems and the references as a reading of the guard itself
+(extractive sentences are the article's, so anything flagged there is a guard false alarm).
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example, rouge_with_ci
-from opslens.model.pipeline import OpsLens, Request
-from opslens.model.text import parse_document, words
+from opslens.model.faithfulness import Faithfulness, Policy, check, figures
+from opslens.model.pipeline import DEFAULT_MAX_WORDS, DEFAULT_POLICY, OpsLens, Request
+from opslens.model.results import Analysis, Mode
+from opslens.model.text import parse_document, split_sentences, words
 from tqdm import tqdm
 
 FIELDS = ("id", "article", "summary")
@@ -46,47 +53,114 @@ def _figures(preds: Sequence[str], refs: Sequence[str], articles: Sequence[str],
     }
 
 
+def _lines(summary: str) -> str:
+    """One sentence per line: what ROUGE-Lsum expects."""
+    return "\n".join(" ".join(s.text.split()) for s in split_sentences(summary))
+
+
+def predict(
+    model: OpsLens,
+    rows: Sequence[dict[str, Any]],
+    *,
+    mode: Mode,
+    max_sentences: int = 3,
+    max_words: int = DEFAULT_MAX_WORDS,
+    policy: Policy = DEFAULT_POLICY,
+    batch_size: int = 8,
+) -> list[Analysis]:
+    desc = f"{mode} ({model.info.generator})" if mode == "abstractive" else mode
+    out: list[Analysis] = []
+    for batch in tqdm(list(_chunks(rows, batch_size)), desc=desc, mininterval=5):
+        out += model.analyze_batch(
+            [Request(r["article"], r.get("title"), (), max_sentences, mode, max_words, policy) for r in batch]
+        )
+    return out
+
+
+def faithfulness_figures(results: Sequence[Faithfulness]) -> dict[str, Any]:
+    """The guard's corpus figures on the generated text, plus what the policy did and how much
+    of the final (served) text still carries an unsupported span."""
+    raw = {k: round(v, 4) for k, v in figures(results).items()}
+    actions: dict[str, int] = {}
+    for r in results:
+        actions[r.action] = actions.get(r.action, 0) + 1
+    final = sum(r.action == "flagged" for r in results) / len(results)
+    return {**raw, "actions": actions, "share_final_with_unsupported": round(final, 4)}
+
+
+def guard_reading(articles: Sequence[str], texts: Sequence[str]) -> dict[str, Any]:
+    """Faithfulness figures for texts no generator wrote (extractive summaries, references),
+    with lexical alignment: only the unsupported-span counts matter here."""
+    return {
+        k: round(v, 4)
+        for k, v in figures(
+            [check(parse_document(a), t, policy="flag") for a, t in zip(articles, texts, strict=True)]
+        ).items()
+    }
+
+
 def run_summarization(
     model: OpsLens,
     rows: Sequence[dict[str, Any]],
     *,
+    modes: Sequence[Mode] = ("extractive",),
+    zero_shot: OpsLens | None = None,
     max_sentences: int = 3,
+    max_words: int = DEFAULT_MAX_WORDS,
+    policy: Policy = DEFAULT_POLICY,
     batch_size: int = 8,
     n_bootstrap: int = 1000,
     seed: int = 0,
-) -> tuple[dict, dict, list[dict]]:
-    """Returns (metrics, baselines, per-example records)."""
+) -> tuple[dict, dict, list[dict], dict]:
+    """Returns (metrics of the first mode, baselines, per-example records, figures per mode)."""
     articles = [r["article"] for r in rows]
     refs = [r["summary"] for r in rows]
-    preds: list[str] = []
-    for batch in tqdm(list(_chunks(rows, batch_size)), desc="summarize", mininterval=5):
-        results = model.analyze_batch(
-            [Request(r["article"], r.get("title"), (), max_sentences) for r in batch]
-        )
-        # One sentence per line: what ROUGE-Lsum expects.
-        preds += ["\n".join(" ".join(s.text.split()) for s in res.sentences) for res in results]
+    kwargs = {
+        "max_sentences": max_sentences,
+        "max_words": max_words,
+        "policy": policy,
+        "batch_size": batch_size,
+    }
+
+    per_mode: dict[str, dict] = {}
+    preds: dict[str, list[str]] = {}
+    for mode in modes:
+        results = predict(model, rows, mode=mode, **kwargs)
+        preds[mode] = [_lines(r.summary) for r in results]
+        per_mode[mode] = _figures(preds[mode], refs, articles, n_bootstrap)
+        if mode == "abstractive":
+            per_mode[mode]["faithfulness"] = faithfulness_figures([r.faithfulness for r in results])
+            per_mode[mode]["generator"] = model.info.generator
+        else:
+            per_mode[mode]["faithfulness"] = guard_reading(articles, [r.summary for r in results])
 
     rng = random.Random(seed)
     sentences = [[s.normalized for s in parse_document(a).sentences] for a in articles]
     lead = ["\n".join(lead_k(s, max_sentences)) for s in sentences]
     rand = ["\n".join(random_k(s, max_sentences, rng)) for s in sentences]
-
-    metrics = _figures(preds, refs, articles, n_bootstrap)
     baselines = {
         f"lead{max_sentences}": _figures(lead, refs, articles, n_bootstrap),
         f"random{max_sentences}": _figures(rand, refs, articles, n_bootstrap),
     }
-    per = rouge_per_example(preds, refs)
-    per_lead = rouge_per_example(lead, refs)
-    records = [
-        {
-            "id": r["id"],
-            "prediction": p,
-            "reference": r["summary"],
-            "lead": ld,
-            **{k: round(v, 3) for k, v in s.items()},
-            "lead_rouge1": round(sl["rouge1"], 3),
+    if zero_shot is not None:
+        results = predict(zero_shot, rows, mode="abstractive", **kwargs)
+        preds["zero_shot"] = [_lines(r.summary) for r in results]
+        baselines["zero-shot SmolLM2"] = {
+            **_figures(preds["zero_shot"], refs, articles, n_bootstrap),
+            "faithfulness": faithfulness_figures([r.faithfulness for r in results]),
         }
-        for r, p, ld, s, sl in zip(rows, preds, lead, per, per_lead, strict=True)
-    ]
-    return metrics, baselines, records
+    baselines["reference"] = {"faithfulness": guard_reading(articles, refs)}
+
+    scores = {name: rouge_per_example(p, refs) for name, p in preds.items()}
+    per_lead = rouge_per_example(lead, refs)
+    records = []
+    for i, row in enumerate(rows):
+        rec: dict[str, Any] = {"id": row["id"], "reference": row["summary"], "lead": lead[i]}
+        for name, p in preds.items():
+            key = "prediction" if name == modes[0] else f"prediction_{name}"
+            rec[key] = p[i]
+            suffix = "" if name == modes[0] else f"_{name}"
+            rec.update({f"{k}{suffix}": round(v, 3) for k, v in scores[name][i].items()})
+        rec["lead_rouge1"] = round(per_lead[i]["rouge1"], 3)
+        records.append(rec)
+    return per_mode[modes[0]], baselines, records, per_mode
