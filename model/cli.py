@@ -1,6 +1,7 @@
-"""`opslens summarize [FILE|-] [--title T] [--claim C ...]`: JSON on stdout.
+"""`opslens summarize [FILE|-] [--title T] [--claim C ...] [--mode abstractive]`: JSON on stdout.
 `opslens prepare [encoder|abstractive] [--force]`: build and verify, ahead of use, a cached
-derived model: the int8 ONNX encoder, or the abstractive base model's float copy."""
+derived model: the int8 ONNX encoder, or the abstractive generator (the base model's float copy
+and the CTranslate2 int8 model with the artifact's adapter merged in)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title", help="headline: adds the article's stance toward it")
     p.add_argument("--claim", action="append", default=[], help="a claim to check (repeatable)")
     p.add_argument("--max-sentences", type=int, default=3)
+    p.add_argument("--mode", choices=["extractive", "abstractive"], default="extractive")
+    p.add_argument("--max-words", type=int, default=60, help="abstractive summary length")
+    p.add_argument(
+        "--policy",
+        choices=["flag", "drop_sentence", "fallback"],
+        default="drop_sentence",
+        help="abstractive: what to do with numbers, dates and names the article lacks",
+    )
+    p.add_argument("--generator-engine", choices=["ct2", "hf"], default="ct2")
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
     add_backend_argument(p)
     p.set_defaults(func=run)
@@ -37,41 +47,84 @@ def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
         nargs="?",
         choices=["encoder", "abstractive"],
         default="encoder",
-        help="encoder: the int8 ONNX encoder (default); abstractive: SmolLM2's float copy",
+        help="encoder: the int8 ONNX encoder (default); abstractive: SmolLM2's float copy and its "
+        "CTranslate2 int8 conversion with the artifact's adapter",
     )
     p.add_argument("--cache-dir", type=Path, help="folder to build into (default: under OPSLENS_CACHE_DIR)")
+    p.add_argument(
+        "--model-path", type=Path, help="abstractive: artifact folder (default: the shipped model)"
+    )
     p.add_argument("--force", action="store_true", help="rebuild even when a valid build is cached")
     p.set_defaults(func=run_prepare)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    # Both builders take (folder, force=) and raise their own error type for a bad build.
     if args.what == "abstractive":
-        from opslens.model.generator import BaseModelError as BuildError
-        from opslens.model.generator import prepare_base as build
-    else:
-        from opslens.model.onnx_encoder import EncoderCacheError as BuildError
-        from opslens.model.onnx_encoder import prepare as build
+        return _prepare_generator(args)
+    from opslens.model.onnx_encoder import EncoderCacheError, prepare
+
     try:
-        print(build(args.cache_dir, force=args.force))
-    except BuildError as exc:
+        print(prepare(args.cache_dir, force=args.force))
+    except EncoderCacheError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
+def _prepare_generator(args: argparse.Namespace) -> int:
+    from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, read_manifest
+    from opslens.model.ct2_engine import EngineBuildError
+    from opslens.model.generator import COMPONENT, BaseModelError, Generator, default_cache, prepare_base
+
+    base = default_cache(args.cache_dir)
+    folder = args.model_path or SHIPPED_ARTIFACT
+    try:
+        prepare_base(base, force=args.force)
+        adapter = folder if COMPONENT in read_manifest(folder).components else None
+        if args.force:  # the conversion is keyed by its inputs; forcing means rebuilding it too
+            import shutil
+
+            for old in base.parent.glob("smollm2-135m-ct2-*"):
+                shutil.rmtree(old, ignore_errors=True)
+        generator = Generator.load(adapter, cache=base, engine="ct2")
+    except (BaseModelError, EngineBuildError, ArtifactError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(base)
+    print(generator.engine.folder)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    from opslens.model.pipeline import NoSentencesError, OpsLens
+    from opslens.model.generator import BaseModelError
+    from opslens.model.pipeline import AbstractiveUnavailableError, NoSentencesError, OpsLens
+    from opslens.model.prompt import MAX_WORDS, MIN_WORDS
 
     if args.max_sentences < 1:
         print("error: --max-sentences must be at least 1", file=sys.stderr)
         return 2
+    if not MIN_WORDS <= args.max_words <= MAX_WORDS:
+        print(f"error: --max-words must be between {MIN_WORDS} and {MAX_WORDS}", file=sys.stderr)
+        return 2
     raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     text = raw.decode("utf-8", errors="replace")
+    abstractive = args.mode == "abstractive"
     try:
-        result = OpsLens.load(args.model_path, backend=args.backend).analyze(
-            text, title=args.title, claims=args.claim, max_sentences=args.max_sentences
+        model = OpsLens.load(
+            args.model_path, backend=args.backend, abstractive=abstractive, engine=args.generator_engine
         )
+        result = model.analyze(
+            text,
+            title=args.title,
+            claims=args.claim,
+            max_sentences=args.max_sentences,
+            mode=args.mode,
+            max_words=args.max_words,
+            policy=args.policy,
+        )
+    except (AbstractiveUnavailableError, BaseModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except NoSentencesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

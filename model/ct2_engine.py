@@ -74,7 +74,7 @@ def convert(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: 
     from ctranslate2.converters import TransformersConverter
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(folder.name + ".tmp")
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")  # two processes may build at once
     shutil.rmtree(tmp, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as hf_dir:
         model.save_pretrained(hf_dir, safe_serialization=True)

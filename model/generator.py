@@ -99,9 +99,13 @@ def base_version() -> str:
         return "unknown"
 
 
-def default_cache() -> Path:
-    root = os.environ.get("OPSLENS_CACHE_DIR") or Path.home() / ".cache" / "opslens"
-    return Path(root) / "smollm2-135m-instruct-f32"
+BASE_DIRNAME = "smollm2-135m-instruct-f32"
+
+
+def default_cache(root: Path | None = None) -> Path:
+    """Where the float base is prepared: `root` (or OPSLENS_CACHE_DIR, or ~/.cache/opslens)."""
+    root = root or Path(os.environ.get("OPSLENS_CACHE_DIR") or Path.home() / ".cache" / "opslens")
+    return Path(root) / BASE_DIRNAME
 
 
 def prepare_base(cache: Path | None = None, *, force: bool = False) -> Path:
@@ -114,7 +118,7 @@ def prepare_base(cache: Path | None = None, *, force: bool = False) -> Path:
         prepared = json.loads(record.read_text(encoding="utf-8"))
         if prepared.get("source_sha256") == source_sha and (cache / WEIGHTS).is_file():
             return cache
-    tmp = cache.with_name(cache.name + ".tmp")
+    tmp = cache.with_name(f"{cache.name}.tmp{os.getpid()}")  # two processes may build at once
     shutil.rmtree(tmp, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)

@@ -116,14 +116,19 @@ class OpsLens:
         )
         generator = None
         if abstractive:
-            from opslens.model.generator import Generator
+            from opslens.model.generator import Generator, default_cache
 
             if not zero_shot and ABSTRACTIVE not in manifest.components:
                 raise AbstractiveUnavailableError(
                     f"artifact {folder} has no '{ABSTRACTIVE}' component (train one with "
                     "`opslens train abstractive`), or load the zero-shot base instead"
                 )
-            generator = Generator.load(None if zero_shot else folder, threads=threads, engine=engine)
+            generator = Generator.load(
+                None if zero_shot else folder,
+                threads=threads,
+                engine=engine,
+                cache=default_cache(cache_dir) if cache_dir else None,
+            )
         info = ModelInfo(
             name=manifest.name,
             version=manifest.version,
