@@ -253,7 +253,7 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
             # Nobody reads this; 499 (nginx's "client closed request") marks it in logs and metrics.
             return Response(status_code=499)
         for result in results:
-            metrics.articles.labels(result.mode).inc()
+            metrics.analysed(result)
         return results
 
     @app.post("/summarize", response_model=SummarizeResponse, responses=ERRORS, tags=["summarize"])
@@ -327,7 +327,7 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
                         yield ServerSentEvent(event="error", data={"detail": _detail([], msg, "timeout")})
                         return
                 else:
-                    metrics.articles.labels("abstractive").inc()
+                    metrics.analysed(item)
                     yield ServerSentEvent(event="result", data=item)
         except NoSentencesError as exc:
             yield ServerSentEvent(

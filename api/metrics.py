@@ -1,10 +1,11 @@
 """Prometheus metrics: requests by route and status, latency, queue depth, batch sizes,
-model load time, modes used and refusals."""
+model load time, modes used, refusals, and the generator's decoding and guard actions."""
 
 from __future__ import annotations
 
 from opslens.api.batcher import BatchStats
 from opslens.api.observe import Outcome
+from opslens.model.results import Analysis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -40,6 +41,30 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+
+        self.generated_tokens = Counter(
+            "opslens_generated_tokens_total", "Tokens decoded by the abstractive generator", registry=r
+        )
+        self.generate_seconds = Histogram(
+            "opslens_generate_seconds",
+            "Decoding time of one abstractive summary",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.guard_actions = Counter(
+            "opslens_faithfulness_actions_total",
+            "What the faithfulness policy did: none, flagged, dropped_sentences, fallback",
+            ["action"],
+            registry=r,
+        )
+
+    def analysed(self, result: Analysis) -> None:
+        """Count one answered article (by mode; for abstractive ones, decoding and the guard)."""
+        self.articles.labels(result.mode).inc()
+        if result.generation is not None and result.faithfulness is not None:
+            self.generated_tokens.inc(result.generation.new_tokens)
+            self.generate_seconds.observe(result.timings_ms.generate_ms / 1000)
+            self.guard_actions.labels(result.faithfulness.action).inc()
 
     def observe(self, outcome: Outcome) -> None:
         """Observer for `RequestObserver`. The route template keeps label cardinality bounded."""

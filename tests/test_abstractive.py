@@ -149,10 +149,13 @@ def test_batch_keeps_order_across_modes(zero_shot, scripted) -> None:
     ]
     with _client(zero_shot) as c:
         r = c.post("/summarize/batch", json={"items": items})
-    assert r.status_code == 200, r.text
-    got = r.json()["items"]
-    assert [i["mode"] for i in got] == ["extractive", "abstractive", "abstractive"]
-    assert got[0]["faithfulness"] is None and got[2]["generation"]["max_words"] == 40
+        assert r.status_code == 200, r.text
+        got = r.json()["items"]
+        assert [i["mode"] for i in got] == ["extractive", "abstractive", "abstractive"]
+        assert got[0]["faithfulness"] is None and got[2]["generation"]["max_words"] == 40
+        metrics = c.get("/metrics").text
+    assert 'opslens_articles_total{mode="abstractive"} 2.0' in metrics
+    assert 'opslens_faithfulness_actions_total{action="none"} 2.0' in metrics
 
 
 @pytest.mark.parametrize(
