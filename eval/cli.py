@@ -73,7 +73,7 @@ def _kept(figures: dict, keep: tuple[str, ...]) -> dict:
 def run(args: argparse.Namespace) -> int:
     from opslens.eval import stance, summarization
     from opslens.eval.report import markdown, write_run
-    from opslens.model.artifact import SHIPPED_ARTIFACT
+    from opslens.model.artifact import SHIPPED_ARTIFACT, read_manifest
     from opslens.model.card import EVALUATION, write_card
     from opslens.model.generator import BaseModelError
     from opslens.model.pipeline import AbstractiveUnavailableError, OpsLens
@@ -83,6 +83,13 @@ def run(args: argparse.Namespace) -> int:
     fields = summarization.FIELDS if args.suite == "summarization" else stance.FIELDS
     rows = list(load_table(data, fields, args.limit))
     modes = [args.mode] if args.mode else ["extractive", "abstractive"]
+    folder = args.model_path or SHIPPED_ARTIFACT
+    if args.mode is None and "abstractive" not in read_manifest(folder).components:
+        print(
+            f"opslens eval: {folder} has no abstractive adapter; scoring extractive mode only",
+            file=sys.stderr,
+        )
+        modes = ["extractive"]
     abstractive = args.suite == "summarization" and "abstractive" in modes
     try:
         model = OpsLens.load(

@@ -9,6 +9,7 @@ import pytest
 from opslens.cli import main
 from opslens.eval.cli import DEFAULT_DATA
 from opslens.eval.stance_metrics import FNC_BASELINE_FULL_TEST
+from opslens.model.artifact import SHIPPED_ARTIFACT
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,8 @@ def _run(suite: str, out: Path, *extra: str) -> dict:
 
 def test_summarization_beats_lead3_on_heldout(tmp_path: Path) -> None:
     assert DEFAULT_DATA["summarization"].is_file()
-    results = _run("summarization", tmp_path, "--bootstrap", "300")
+    results = _run("summarization", tmp_path, "--bootstrap", "300", "--mode", "extractive")
+    assert results["mode"] == "extractive" and "modes" not in results
     m, lead = results["metrics"], results["baselines"]["lead3"]
     for key in ("rouge1", "rouge2", "rougeLsum"):
         assert 0 < m[key] < 100
@@ -32,6 +34,40 @@ def test_summarization_beats_lead3_on_heldout(tmp_path: Path) -> None:
     assert results["provenance"]["examples"] >= 200
     assert len(results["provenance"]["data_sha256"]) == 64
     assert "random3" in results["baselines"]
+
+
+needs_generator = pytest.mark.skipif(
+    "abstractive" not in json.loads((SHIPPED_ARTIFACT / "manifest.json").read_text())["components"],
+    reason="the shipped artifact has no abstractive adapter",
+)
+
+
+@needs_generator
+def test_both_modes_side_by_side_with_the_zero_shot_baseline(tmp_path: Path) -> None:
+    results = _run("summarization", tmp_path, "--limit", "3", "--bootstrap", "50")
+    modes = results["modes"]
+    assert set(modes) == {"extractive", "abstractive"} and results["metrics"] == modes["extractive"]
+    assert {"lead3", "random3", "zero-shot SmolLM2", "reference"} <= set(results["baselines"])
+    for figures in (modes["abstractive"], results["baselines"]["zero-shot SmolLM2"]):
+        f = figures["faithfulness"]
+        assert 0 <= f["share_with_unsupported_entity_or_number"] <= 1 and sum(f["actions"].values()) == 3
+        assert 0 < figures["rouge1"] < 100
+    assert modes["extractive"]["faithfulness"]["summaries"] == 3
+    record = json.loads((tmp_path / "predictions.jsonl").read_text().splitlines()[0])
+    assert {"prediction", "prediction_abstractive", "prediction_zero_shot", "rouge1_abstractive"} <= set(
+        record
+    )
+    report = (tmp_path / "report.md").read_text()
+    assert "**OpsLens abstractive**" in report and "Faithfulness" in report
+
+
+@needs_generator
+def test_abstractive_mode_alone(tmp_path: Path) -> None:
+    results = _run("summarization", tmp_path, "--limit", "2", "--bootstrap", "50", "--mode", "abstractive")
+    assert results["mode"] == "abstractive" and "modes" not in results
+    assert "zero-shot SmolLM2" not in results["baselines"]  # --zero-shot adds it
+    assert results["metrics"]["generator"].endswith("(ctranslate2-int8)")
+    assert results["provenance"]["config"]["policy"] == "drop_sentence"
 
 
 def test_stance_beats_fnc_baseline_on_heldout(tmp_path: Path) -> None:
