@@ -297,7 +297,16 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
         "/summarize/stream",
         response_class=EventSourceResponse,
         responses={
-            **ERRORS,
+            # The route's media type is text/event-stream; its refusals are JSON, documented so.
+            **{
+                code: {
+                    "description": e["description"],
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                    },
+                }
+                for code, e in ERRORS.items()
+            },
             200: {
                 "description": "Server-sent events: `token` ({text}) as the summary is decoded, then one "
                 "`result` (the same JSON as POST /summarize), or one `error` ({detail}).",

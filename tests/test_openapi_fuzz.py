@@ -97,7 +97,7 @@ def test_generated_requests_get_documented_responses(model) -> None:
         if operation.body:  # the only operations with an input that can be invalid
             _fuzz(operation, GenerationMode.NEGATIVE, statuses)
     print(sorted(statuses.items()))
-    assert {"POST /summarize", "POST /summarize/batch", "GET /info"} <= set(labels)
+    assert {"POST /summarize", "POST /summarize/batch", "POST /summarize/stream", "GET /info"} <= set(labels)
     assert sum(statuses.values()) >= MIN_REQUESTS, statuses
     # The model answered, so the 200 response schema was checked too, not only the errors.
     for label in ("POST /summarize", "POST /summarize/batch"):
