@@ -10,7 +10,6 @@ The base encoder is referenced by package name and version, never copied.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
+from opslens.model.cache import file_sha256
 from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE
 from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError, safe_open
@@ -40,10 +40,6 @@ class Manifest(BaseModel):
     version: str
     encoder: dict[str, Any]
     components: list[str] = []
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -107,7 +103,7 @@ def save_component_state(
     weights = folder / f"{name}.safetensors"
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}
     save_file(state, str(weights))
-    meta = {"config": config.model_dump(mode="json"), "sha256": _sha256(weights), "training": training}
+    meta = {"config": config.model_dump(mode="json"), "sha256": file_sha256(weights), "training": training}
     (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     if name not in manifest.components:
         manifest.components.append(name)
@@ -122,7 +118,7 @@ def _checked_weights(folder: Path, name: str, meta: dict[str, Any]) -> Path:
     weights = folder / f"{name}.safetensors"
     if not weights.is_file():
         raise ArtifactError(f"artifact file missing: {weights}")
-    if meta.get("sha256") and _sha256(weights) != meta["sha256"]:
+    if meta.get("sha256") and file_sha256(weights) != meta["sha256"]:
         raise ArtifactError(f"checksum mismatch for {weights}: the file is corrupt or was replaced")
     return weights
 
@@ -163,7 +159,7 @@ def component_sha256(folder: Path, name: str) -> str:
     """The sha256 of a component's weights as recorded when written (hashed now if unrecorded):
     the identity of whatever is derived from them, such as a converted decoding engine."""
     meta = read_component_meta(folder, name)
-    return meta.get("sha256") or _sha256(_checked_weights(folder, name, meta))
+    return meta.get("sha256") or file_sha256(_checked_weights(folder, name, meta))
 
 
 def load_component(

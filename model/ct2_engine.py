@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from opslens.model.cache import file_sha256
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 RECORD = "opslens.json"
@@ -33,14 +34,6 @@ def _ct2_version() -> str:
     import ctranslate2
 
     return ctranslate2.__version__
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build_key(base_sha256: str, adapter_sha256: str | None) -> str:
@@ -62,7 +55,7 @@ def verified(folder: Path, key: str) -> bool:
     meta = json.loads(record.read_text(encoding="utf-8"))
     if meta.get("key") != key:
         return False
-    if _sha256(folder / WEIGHTS) != meta.get("weights_sha256"):
+    if file_sha256(folder / WEIGHTS) != meta.get("weights_sha256"):
         raise EngineBuildError(
             f"checksum mismatch for {folder / WEIGHTS}: delete {folder} or run `opslens prepare abstractive`"
         )
@@ -90,7 +83,7 @@ def convert(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: 
         "key": key,
         "ctranslate2": _ct2_version(),
         "quantization": QUANTIZATION,
-        "weights_sha256": _sha256(tmp / WEIGHTS),
+        "weights_sha256": file_sha256(tmp / WEIGHTS),
     }
     (tmp / RECORD).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)

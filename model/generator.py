@@ -11,7 +11,6 @@ The adapter, when there is one, is the `abstractive` component of an artifact fo
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import torch
+from opslens.model.cache import default_cache_dir, file_sha256
 from opslens.model.prompt import PROMPT_VERSION, Prompt, build_prompt
 from opslens.model.recase import recase
 from pydantic import BaseModel
@@ -70,14 +70,6 @@ class AbstractiveConfig(BaseModel):
     prompt_version: int = PROMPT_VERSION
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def base_gguf() -> Path:
     """The GGUF file inside the installed package (found without importing the package: its
     import pulls in llama-cpp, which we do not need)."""
@@ -103,16 +95,15 @@ BASE_DIRNAME = "smollm2-135m-instruct-f32"
 
 
 def default_cache(root: Path | None = None) -> Path:
-    """Where the float base is prepared: `root` (or OPSLENS_CACHE_DIR, or ~/.cache/opslens)."""
-    root = root or Path(os.environ.get("OPSLENS_CACHE_DIR") or Path.home() / ".cache" / "opslens")
-    return Path(root) / BASE_DIRNAME
+    """Where the float base is prepared: under `root`, else under `default_cache_dir()`."""
+    return Path(root or default_cache_dir()) / BASE_DIRNAME
 
 
 def prepare_base(cache: Path | None = None, *, force: bool = False) -> Path:
     """Dequantize the packaged GGUF into a float32 safetensors folder (idempotent)."""
     cache = cache or default_cache()
     gguf = base_gguf()
-    source_sha = _sha256(gguf)
+    source_sha = file_sha256(gguf)
     record = cache / PREPARED
     if not force and record.is_file():
         prepared = json.loads(record.read_text(encoding="utf-8"))
@@ -135,7 +126,7 @@ def prepare_base(cache: Path | None = None, *, force: bool = False) -> Path:
         "base": BASE_NAME,
         "source": f"{BASE_DIST}=={base_version()}:{BASE_GGUF}",
         "source_sha256": source_sha,
-        "weights_sha256": _sha256(tmp / WEIGHTS),
+        "weights_sha256": file_sha256(tmp / WEIGHTS),
         "dtype": "float32",
         "transformers": __import__("transformers").__version__,
     }
@@ -150,7 +141,7 @@ def load_base(cache: Path | None = None) -> tuple[PreTrainedModel, PreTrainedTok
     """The float base model and tokenizer, prepared on first use and hash-checked."""
     folder = prepare_base(cache)
     meta = json.loads((folder / PREPARED).read_text(encoding="utf-8"))
-    if _sha256(folder / WEIGHTS) != meta.get("weights_sha256"):
+    if file_sha256(folder / WEIGHTS) != meta.get("weights_sha256"):
         raise BaseModelError(
             f"checksum mismatch for {folder / WEIGHTS}: delete {folder} or run `opslens prepare` again"
         )

@@ -9,7 +9,6 @@ Mean pooling is part of the graph, so only [batch, 384] floats leave ONNX Runtim
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from typing import Any
 
 import onnxruntime as ort
 import torch
+from opslens.model.cache import default_cache_dir, file_sha256
 from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE, Backend, Encoder, encoder_path, mean_pool
 
 log = logging.getLogger("opslens.encoder")
@@ -44,18 +44,6 @@ BUILT_WITH = (ENCODER_PACKAGE.replace("_", "-"), "torch", "transformers", "onnx"
 
 class EncoderCacheError(RuntimeError):
     """The cached ONNX encoder is unusable (corrupt or changed file)."""
-
-
-def default_cache_dir() -> Path:
-    """$OPSLENS_CACHE_DIR, else $XDG_CACHE_HOME/opslens, else ~/.cache/opslens."""
-    if env := os.environ.get("OPSLENS_CACHE_DIR"):
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "opslens"
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def build_inputs() -> dict[str, Any]:
@@ -121,7 +109,12 @@ def build(cache_dir: Path) -> Path:
             op_types_to_quantize=q["op_types"],
             per_channel=q["per_channel"],
         )
-        record = {"file": MODEL_FILE, "sha256": _sha256(int8), "bytes": int8.stat().st_size, **build_inputs()}
+        record = {
+            "file": MODEL_FILE,
+            "sha256": file_sha256(int8),
+            "bytes": int8.stat().st_size,
+            **build_inputs(),
+        }
         record_tmp = Path(tmp) / RECORD_FILE
         record_tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         os.replace(int8, cache_dir / MODEL_FILE)
@@ -146,7 +139,7 @@ def verify(cache_dir: Path) -> Path:
     if record is None:
         raise EncoderCacheError(f"no built ONNX encoder in {cache_dir}; build it: opslens prepare")
     path = cache_dir / MODEL_FILE
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if actual != record.get("sha256"):
         raise EncoderCacheError(
             f"{path} has sha256 {actual}, but {RECORD_FILE} records {record.get('sha256')}: the file is "

@@ -47,7 +47,7 @@ def _fake_build(cache_dir: Path, payload: bytes = b"graph bytes") -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     model = cache_dir / MODEL_FILE
     model.write_bytes(payload)
-    record = {"file": MODEL_FILE, "sha256": onnx_encoder._sha256(model), **build_inputs()}
+    record = {"file": MODEL_FILE, "sha256": onnx_encoder.file_sha256(model), **build_inputs()}
     (cache_dir / RECORD_FILE).write_text(json.dumps(record), encoding="utf-8")
     return model
 

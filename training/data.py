@@ -7,15 +7,8 @@ import random
 from pathlib import Path
 
 import datasets
+from opslens.model.cache import file_sha256
 from opslens.training.config import TrainConfig
-
-
-def file_sha256(path: Path | str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_table(
