@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     add_ratios(rows)
 
     print(
-        f"\nOpsLens serving benchmark: POST /summarize, {len(words(payload['text']))}-word article + title "
+        f"\nOpsLens serving benchmark: POST /summarize ({payload['mode']}), "
+        f"{len(words(payload['text']))}-word article + title "
         f"stance, {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
         f"{args.requests} single requests, {args.clients} clients for {args.duration:g} s. "
         f"x_ = ratio to {rows[0]['backend']} (>1 is better).\n"

@@ -204,6 +204,8 @@ def add_payload_arguments(p: argparse.ArgumentParser) -> None:
     """What the load scripts send, and where they write their figures."""
     p.add_argument("--text-file", type=Path, help="article to send (default: the shared example)")
     p.add_argument("--title", default="Russia presses ahead with offensive in east")
+    p.add_argument("--mode", choices=["extractive", "abstractive"], default="extractive")
+    p.add_argument("--max-words", type=int, default=60, help="abstractive summary length")
     p.add_argument("--out", type=Path, help="also write the figures as JSON here")
 
 
@@ -211,7 +213,10 @@ def payload_from_args(args: argparse.Namespace) -> dict[str, Any]:
     source = args.text_file or EXAMPLE
     if not source.is_file():
         raise FileNotFoundError(f"article not found at {source} (pass --text-file)")
-    return {"text": source.read_text(encoding="utf-8"), "title": args.title}
+    payload = {"text": source.read_text(encoding="utf-8"), "title": args.title, "mode": args.mode}
+    if args.mode == "abstractive":
+        payload["max_words"] = args.max_words
+    return payload
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
