@@ -20,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
 from opslens import __version__
 from opslens.api.batcher import (
     ClientGoneError,
@@ -40,7 +42,6 @@ from opslens.model.artifact import CARD, SHIPPED_ARTIFACT, read_manifest
 from opslens.model.pipeline import ABSTRACTIVE, AbstractiveUnavailableError, NoSentencesError, OpsLens
 from opslens.model.pipeline import Request as AnalysisRequest
 from opslens.model.results import Analysis
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 log = logging.getLogger("opslens.api")
 

@@ -37,13 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
+    from transformers.utils.logging import disable_progress_bar
+
     from opslens.api.app import create_app, wants_generator
     from opslens.api.logs import logging_config
     from opslens.api.settings import Settings
     from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, verify_artifact
     from opslens.model.generator import BaseModelError, base_gguf
     from opslens.model.pipeline import COMPONENTS
-    from transformers.utils.logging import disable_progress_bar
 
     overrides = {
         k: v

@@ -10,8 +10,9 @@ import logging
 import re
 from typing import Any
 
-from opslens.api.observe import Outcome
 from pythonjsonlogger.core import RESERVED_ATTRS
+
+from opslens.api.observe import Outcome
 
 access_log = logging.getLogger("opslens.access")
 

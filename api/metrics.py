@@ -3,10 +3,11 @@ model load time, modes used, refusals, and the generator's decoding and guard ac
 
 from __future__ import annotations
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
 from opslens.api.batcher import BatchStats
 from opslens.api.observe import Outcome
 from opslens.model.results import Analysis
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+
 from opslens.api.app import create_app
 from opslens.api.settings import Settings
 from opslens.ray_extra import require_ray

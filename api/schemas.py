@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
 from opslens.api.settings import Abstractive, Limits, Serving
 from opslens.model.faithfulness import Policy
 from opslens.model.results import Analysis, Mode
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 
 def _not_blank(value: str | None) -> str | None:

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse
-from opslens.model.faithfulness import Policy
-from opslens.model.prompt import MAX_WORDS, MIN_WORDS
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from opslens.model.faithfulness import Policy
+from opslens.model.prompt import MAX_WORDS, MIN_WORDS
 
 
 class Limits(BaseModel):

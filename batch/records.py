@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from opslens.model.pipeline import DEFAULT_MAX_SENTENCES, NoSentencesError, OpsLens, Request
 from opslens.model.results import Analysis
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Record = dict[str, Any]
 

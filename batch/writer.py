@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opslens.batch.records import Record
 from tqdm import tqdm
+
+from opslens.batch.records import Record
 
 
 @dataclass

@@ -10,9 +10,10 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from tqdm import tqdm
+
 from opslens.eval.stance_metrics import FNC_BASELINE_FULL_TEST, stance_metrics
 from opslens.model.pipeline import NoSentencesError, OpsLens
-from tqdm import tqdm
 
 FIELDS = ("id", "headline", "body", "stance")
 

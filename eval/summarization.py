@@ -15,12 +15,13 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from tqdm import tqdm
+
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example, rouge_with_ci
 from opslens.model.faithfulness import Faithfulness, Policy, check, figures
 from opslens.model.pipeline import DEFAULT_MAX_WORDS, DEFAULT_POLICY, OpsLens, Request
 from opslens.model.results import Analysis, Mode
 from opslens.model.text import parse_document, split_sentences, words
-from tqdm import tqdm
 
 FIELDS = ("id", "article", "summary")
 

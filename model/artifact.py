@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
-from opslens.model.cache import file_sha256
-from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE
 from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from opslens.model.cache import file_sha256
+from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE
 
 SHIPPED_ARTIFACT = Path(__file__).parent / "artifacts" / "opslens-v1"
 MANIFEST = "manifest.json"

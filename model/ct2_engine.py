@@ -18,8 +18,9 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from opslens.model.cache import file_sha256
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from opslens.model.cache import file_sha256
 
 RECORD = "opslens.json"
 WEIGHTS = "model.bin"

@@ -28,11 +28,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 import torch
+from pydantic import BaseModel, Field
+from text_to_num import text2num
+
 from opslens.model.encoder import encoder_path
 from opslens.model.lexical import FUNCTION_WORDS, content_words
 from opslens.model.text import Document, Sentence, split_sentences
-from pydantic import BaseModel, Field
-from text_to_num import text2num
 
 if TYPE_CHECKING:
     from opslens.model.encoder import SentenceEncoder

@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import torch
+from pydantic import BaseModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
 from opslens.model.cache import default_cache_dir, file_sha256
 from opslens.model.prompt import PROMPT_VERSION, Prompt, build_prompt
 from opslens.model.recase import recase
-from pydantic import BaseModel
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 if TYPE_CHECKING:
     from opslens.model.ct2_engine import CT2Engine

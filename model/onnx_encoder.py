@@ -22,6 +22,7 @@ from typing import Any
 
 import onnxruntime as ort
 import torch
+
 from opslens.model.cache import default_cache_dir, file_sha256
 from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE, Backend, Encoder, encoder_path, mean_pool
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+
 from opslens.model.artifact import SHIPPED_ARTIFACT, load_component, verify_artifact
 from opslens.model.encoder import ENCODER_NAME, Backend, Encoder, load_encoder
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, pad_documents, select_sentences

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from opslens.model.faithfulness import Faithfulness
 from pydantic import BaseModel, Field
+
+from opslens.model.faithfulness import Faithfulness
 
 Mode = Literal["extractive", "abstractive"]
 

@@ -9,6 +9,9 @@ validation data, so the probabilities are calibrated.
 from __future__ import annotations
 
 import torch
+from pydantic import BaseModel
+from torch import nn
+
 from opslens.model.labels import STANCE_LABELS
 from opslens.model.lexical import (
     PAIR_FEATURES,
@@ -16,8 +19,6 @@ from opslens.model.lexical import (
     pair_features,
     sentence_features,
 )
-from pydantic import BaseModel
-from torch import nn
 
 
 class StanceConfig(BaseModel):

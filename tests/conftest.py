@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from opslens.eval.loadgen import Server, start_server
 
 ROOT = Path(__file__).resolve().parents[1]

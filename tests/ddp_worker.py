@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import torch
+
 from opslens.cli import main
 from opslens.training import distributed, extractive, stance
 from opslens.training.loop import fit

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 from fastapi.testclient import TestClient
+
 from opslens.api.app import create_app
 from opslens.api.schemas import SummarizeResponse
 from opslens.api.settings import Settings

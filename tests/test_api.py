@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+
 from opslens.api.app import create_app
 from opslens.api.settings import Limits, Settings
 

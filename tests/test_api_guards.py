@@ -11,10 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from asgi_correlation_id import correlation_id
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
 from opslens.api.app import create_app
 from opslens.api.logs import logging_config
 from opslens.api.settings import Limits, Serving, Settings
-from pydantic import ValidationError
 
 ARTICLE = {
     "text": "Officials said the bridge was repaired overnight. Traffic resumed early on Tuesday morning."

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from opslens.model.artifact import ArtifactError, init_artifact, load_component, save_component
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer
 from opslens.model.pipeline import OpsLens

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from opslens.batch.ray_engine import line_blocks
 from opslens.batch.records import Columns, Item, decode_line, parse_line
 from opslens.cli import main

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from opslens.api.batcher import (
     ClientGoneError,
     MicroBatcher,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datasets
+
 from opslens.training.data import rows_key, story_split
 
 # Two stories (a Kherson body pair and an EU body), joined through shared related headlines.

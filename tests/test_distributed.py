@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from opslens.training import distributed
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from opslens.eval import stance, summarization
 from opslens.eval.cli import DEFAULT_DATA
 from opslens.model import onnx_encoder
@@ -96,8 +97,9 @@ def test_unknown_backend_is_refused() -> None:
 
 
 def test_backend_setting_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from opslens.api.settings import Settings
     from pydantic import ValidationError
+
+    from opslens.api.settings import Settings
 
     assert Settings().encoder_backend == "torch"
     monkeypatch.setenv("OPSLENS_ENCODER_BACKEND", "onnx")

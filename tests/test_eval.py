@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from opslens.cli import main
 from opslens.eval.cli import DEFAULT_DATA
 from opslens.eval.stance_metrics import FNC_BASELINE_FULL_TEST

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import torch
+
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, pad_documents, select_sentences
 from opslens.training.oracle import greedy_oracle
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
+
 from opslens.eval.loadgen import free_port
 from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, load_component, verify_artifact
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer
@@ -23,7 +25,6 @@ from opslens.model.pipeline import COMPONENTS
 from opslens.model.stance import StanceClassifier, StanceConfig
 from opslens.training.checkpoint import CHECKPOINT, load_checkpoint
 from opslens.training.loop import LOG
-from safetensors.torch import load_file
 
 EVERY = 10  # --checkpoint-every: at most this many steps may be lost
 EPOCHS = 30  # x 8 rows, batch size 1: 240 steps, long enough to be killed mid-way

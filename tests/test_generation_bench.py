@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from opslens.eval.generation_bench import article_budget, ratios, read_article, report, summarize
 
 needs_engines = pytest.mark.skipif(

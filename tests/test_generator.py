@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from opslens.model.generator import trim_to_words
 from opslens.model.prompt import build_prompt, fit_article, length_bucket
 

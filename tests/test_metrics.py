@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from opslens.eval.rouge import rouge_per_example, rouge_with_ci
 from opslens.eval.stance_metrics import fnc_score, stance_metrics
 

@@ -13,8 +13,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from opslens.api.app import create_app
-from opslens.api.settings import Limits, Settings
 from schemathesis import APIOperation, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,6 +20,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from opslens.api.app import create_app
+from opslens.api.settings import Limits, Settings
 
 pytestmark = pytest.mark.slow
 

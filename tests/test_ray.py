@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from opslens.api.settings import Settings
 from opslens.cli import main
 
@@ -83,8 +84,9 @@ def _free_port() -> int:
 
 
 def test_serve_replicas_answer_like_the_model(ray_session: None, model, example_text: str) -> None:
-    from opslens.api.ray_serve import APP_NAME, deployment
     from ray import serve
+
+    from opslens.api.ray_serve import APP_NAME, deployment
 
     port = _free_port()
     settings = Settings(threads=1, ray={"replicas": 2})

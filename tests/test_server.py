@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+
 from opslens.eval.loadgen import drive, percentile, require_loopback
 
 pytestmark = pytest.mark.slow

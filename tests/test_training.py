@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from opslens.cli import main
 from opslens.model.pipeline import OpsLens
 

@@ -16,10 +16,11 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from opslens.api.app import create_app
-from opslens.api.page import STATIC
 from PIL import Image
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from opslens.api.app import create_app
+from opslens.api.page import STATIC
 
 CHROMIUM = shutil.which("chromium")
 TITLE = "Russia presses offensive in east"

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
 from opslens.model.artifact import init_artifact, save_component_state
 from opslens.model.faithfulness import ArticleFacts, unsupported_spans
 from opslens.model.generator import COMPONENT, base_version, load_base, lora_config
@@ -22,8 +25,6 @@ from opslens.model.text import split_sentences
 from opslens.training.config import AbstractiveTrainConfig
 from opslens.training.data import load_splits
 from opslens.training.loop import Task, fit, training_record
-from torch import nn
-from transformers import PreTrainedTokenizerBase
 
 IGNORE = -100  # label value the loss skips
 

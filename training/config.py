@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from opslens.model.extractive import ExtractiveConfig
 from opslens.model.generator import AbstractiveConfig
 from opslens.model.stance import StanceConfig
-from pydantic import BaseModel, ConfigDict
 
 
 class TrainConfig(BaseModel):

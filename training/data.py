@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import datasets
+
 from opslens.model.cache import file_sha256
 from opslens.training.config import TrainConfig
 

@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
+from tqdm import tqdm
+
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example
 from opslens.model.artifact import init_artifact, save_component
 from opslens.model.encoder import SentenceEncoder
@@ -22,8 +25,6 @@ from opslens.training.data import load_splits, rows_key
 from opslens.training.features import encode_articles
 from opslens.training.loop import Task, fit, training_record
 from opslens.training.oracle import greedy_oracle
-from torch import nn
-from tqdm import tqdm
 
 
 def _oracle_labels(sentences: list[list[str]], summaries: list[str], k: int, cache: Path) -> list[list[int]]:

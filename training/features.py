@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from opslens.model.encoder import SentenceEncoder
-from opslens.model.text import parse_document
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
+
+from opslens.model.encoder import SentenceEncoder
+from opslens.model.text import parse_document
 
 
 @dataclass

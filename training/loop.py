@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from opslens.training import distributed
-from opslens.training.checkpoint import load_checkpoint, save_checkpoint
-from opslens.training.config import TrainConfig
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
+
+from opslens.training import distributed
+from opslens.training.checkpoint import load_checkpoint, save_checkpoint
+from opslens.training.config import TrainConfig
 
 LOG = "train_log.jsonl"
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import datasets
 import torch
+from torch import nn
+from tqdm import tqdm
+
 from opslens.eval.stance_metrics import stance_metrics
 from opslens.model.artifact import init_artifact, save_component
 from opslens.model.encoder import SentenceEncoder
@@ -23,8 +26,6 @@ from opslens.training.config import StanceTrainConfig
 from opslens.training.data import describe, load_table, rows_key, story_split
 from opslens.training.features import encode_articles
 from opslens.training.loop import Task, fit, training_record
-from torch import nn
-from tqdm import tqdm
 
 Item = tuple[StanceInput, int]
 
