@@ -125,7 +125,9 @@ class CT2Engine:
             include_prompt_in_result=False,
             end_token=self.end_token,
         )
-        return [self._strip_end(r.sequences_ids[0]) for r in results]
+        from opslens.model.generator import until_end  # generator imports this module lazily
+
+        return [until_end(r.sequences_ids[0], self.tokenizer.eos_token_id) for r in results]
 
     def stream(self, prompt: Sequence[int], max_new_tokens: int) -> Iterator[int]:
         """Token ids as they are decoded; closing the iterator stops the decode."""
@@ -140,7 +142,3 @@ class CT2Engine:
             if step.token_id == self.tokenizer.eos_token_id:
                 return
             yield step.token_id
-
-    def _strip_end(self, ids: list[int]) -> list[int]:
-        end = self.tokenizer.eos_token_id
-        return ids[: ids.index(end)] if end in ids else ids

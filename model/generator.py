@@ -138,17 +138,26 @@ def prepare_base(cache: Path | None = None, *, force: bool = False) -> Path:
     return cache
 
 
-def load_base(cache: Path | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, dict]:
-    """The float base model and tokenizer, prepared on first use and hash-checked."""
+def _prepared(cache: Path | None) -> tuple[Path, dict]:
+    """The prepared base folder (built on first use) and its record."""
     folder = prepare_base(cache)
-    meta = json.loads((folder / PREPARED).read_text(encoding="utf-8"))
+    return folder, json.loads((folder / PREPARED).read_text(encoding="utf-8"))
+
+
+def _float_weights(folder: Path, meta: dict) -> PreTrainedModel:
+    """The prepared float model, its weights checked against the record first."""
     if file_sha256(folder / WEIGHTS) != meta.get("weights_sha256"):
         raise BaseModelError(
             f"checksum mismatch for {folder / WEIGHTS}: delete {folder} or run `opslens prepare` again"
         )
+    return AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32).eval()
+
+
+def load_base(cache: Path | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, dict]:
+    """The float base model and tokenizer, prepared on first use and hash-checked."""
+    folder, meta = _prepared(cache)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
-    return model.eval(), tokenizer, meta
+    return _float_weights(folder, meta), tokenizer, meta
 
 
 def lora_config(config: AbstractiveConfig):  # -> peft.LoraConfig (peft is imported lazily)
@@ -201,6 +210,11 @@ def trim_to_words(text: str, max_words: int) -> str:
     return head[: ends[-1]] if ends else head
 
 
+def until_end(ids: list[int], end: int) -> list[int]:
+    """Token ids up to (not including) the first end-of-sequence token."""
+    return ids[: ids.index(end)] if end in ids else ids
+
+
 def max_new_tokens_for(max_words: int) -> int:
     return int(max_words * TOKENS_PER_WORD) + 8
 
@@ -235,8 +249,7 @@ class HFEngine:
         out = []
         for prompt in prompts:  # one at a time: no padding, so outputs match a single call exactly
             ids = self.model.generate(**self._kwargs(prompt, max_new_tokens))[0, len(prompt) :].tolist()
-            end = self.tokenizer.eos_token_id
-            out.append(ids[: ids.index(end)] if end in ids else ids)
+            out.append(until_end(ids, self.tokenizer.eos_token_id))
         return out
 
     def stream(self, prompt: Sequence[int], max_new_tokens: int) -> Iterator[int]:
@@ -310,8 +323,7 @@ class Generator:
             raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
         if threads:
             torch.set_num_threads(threads)
-        folder = prepare_base(cache)
-        meta = json.loads((folder / PREPARED).read_text(encoding="utf-8"))
+        folder, meta = _prepared(cache)
         config, state, adapter_sha = AbstractiveConfig(base_sha256=meta["source_sha256"]), None, None
         if artifact is not None:
             config, state, adapter_sha = _read_adapter(Path(artifact), meta)
@@ -323,12 +335,12 @@ class Generator:
             key = ct2_engine.build_key(meta["weights_sha256"], adapter_sha)
             target = ct2_engine.engine_folder(folder.parent, key)
             if not ct2_engine.verified(target, key):
-                model = _float_model(cache, config, state)
+                model = _float_model(folder, meta, config, state)
                 ct2_engine.convert(model, tokenizer, target, key)
                 del model
             fast = ct2_engine.CT2Engine(target, tokenizer, threads=threads or 0)
             return cls(fast, tokenizer, config, adapter=state is not None)
-        model = _float_model(cache, config, state)
+        model = _float_model(folder, meta, config, state)
         return cls(HFEngine(model, tokenizer), tokenizer, config, adapter=state is not None)
 
     def prompt(self, article: str, max_words: int) -> Prompt:
@@ -423,7 +435,7 @@ def _read_adapter(artifact: Path, meta: dict) -> tuple[AbstractiveConfig, dict[s
 
 
 def _float_model(
-    cache: Path | None, config: AbstractiveConfig, state: dict[str, torch.Tensor] | None
+    folder: Path, meta: dict, config: AbstractiveConfig, state: dict[str, torch.Tensor] | None
 ) -> PreTrainedModel:
-    model, _, _ = load_base(cache)
+    model = _float_weights(folder, meta)
     return model if state is None else apply_adapter(model, config, state)

@@ -277,6 +277,7 @@ class OpsLens:
     ) -> Analysis:
         """The extractive answer turned abstractive: the generation checked against the article,
         the policy applied (the extractive summary is the fallback)."""
+        generator = self._need_generator()
         t0 = time.perf_counter()
         guard = check(
             doc,
@@ -285,7 +286,7 @@ class OpsLens:
             fallback_summary=extractive.summary,
             encoder=self.encoder,
             article_vectors=vecs,
-            rare_words=self.generator is not None and self.generator.config.lowercase,
+            rare_words=generator.config.lowercase,
         )
         check_ms = _ms(t0)
         timings = extractive.timings_ms.model_copy(
@@ -297,7 +298,7 @@ class OpsLens:
         )
         info = GenerationInfo(
             engine=generation.engine,
-            adapter=self._need_generator().adapter,
+            adapter=generator.adapter,
             max_words=req.max_words,
             prompt_tokens=generation.prompt_tokens,
             new_tokens=generation.new_tokens,
