@@ -21,7 +21,7 @@ from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example, rouge_with_ci
 from opslens.model.faithfulness import Faithfulness, Policy, check, figures
 from opslens.model.pipeline import DEFAULT_MAX_WORDS, DEFAULT_POLICY, OpsLens, Request
 from opslens.model.results import Analysis, Mode
-from opslens.model.text import parse_document, split_sentences, words
+from opslens.model.text import Document, parse_document, split_sentences, words
 
 FIELDS = ("id", "article", "summary")
 
@@ -89,13 +89,13 @@ def faithfulness_figures(results: Sequence[Faithfulness]) -> dict[str, Any]:
     return {**raw, "actions": actions, "share_final_with_unsupported": round(final, 4)}
 
 
-def guard_reading(articles: Sequence[str], texts: Sequence[str]) -> dict[str, Any]:
+def guard_reading(articles: Sequence[Document], texts: Sequence[str]) -> dict[str, Any]:
     """Faithfulness figures for texts no generator wrote (extractive summaries, references),
     with lexical alignment: only the unsupported-span counts matter here."""
     return {
         k: round(v, 4)
         for k, v in figures(
-            [check(parse_document(a), t, policy="flag") for a, t in zip(articles, texts, strict=True)]
+            [check(a, t, policy="flag") for a, t in zip(articles, texts, strict=True)]
         ).items()
     }
 
@@ -116,6 +116,7 @@ def run_summarization(
     """Returns (metrics of the first mode, baselines, per-example records, figures per mode)."""
     articles = [r["article"] for r in rows]
     refs = [r["summary"] for r in rows]
+    docs = [parse_document(a) for a in articles]  # once: the baselines and the guard read them
     kwargs = {
         "max_sentences": max_sentences,
         "max_words": max_words,
@@ -133,10 +134,10 @@ def run_summarization(
             per_mode[mode]["faithfulness"] = faithfulness_figures([r.faithfulness for r in results])
             per_mode[mode]["generator"] = model.info.generator
         else:
-            per_mode[mode]["faithfulness"] = guard_reading(articles, [r.summary for r in results])
+            per_mode[mode]["faithfulness"] = guard_reading(docs, [r.summary for r in results])
 
     rng = random.Random(seed)
-    sentences = [[s.normalized for s in parse_document(a).sentences] for a in articles]
+    sentences = [[s.normalized for s in d.sentences] for d in docs]
     lead = ["\n".join(lead_k(s, max_sentences)) for s in sentences]
     rand = ["\n".join(random_k(s, max_sentences, rng)) for s in sentences]
     baselines = {
@@ -150,7 +151,7 @@ def run_summarization(
             **_figures(preds["zero_shot"], refs, articles, n_bootstrap),
             "faithfulness": faithfulness_figures([r.faithfulness for r in results]),
         }
-    baselines["reference"] = {"faithfulness": guard_reading(articles, refs)}
+    baselines["reference"] = {"faithfulness": guard_reading(docs, refs)}
 
     scores = {name: rouge_per_example(p, refs) for name, p in preds.items()}
     per_lead = rouge_per_example(lead, refs)
