@@ -98,26 +98,6 @@ def wants_generator(settings: Settings) -> bool:
     return True
 
 
-class _Slots:
-    """A counter of concurrent streams that refuses instead of waiting."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._used = 0
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self._lock:
-            if self._used >= self.limit:
-                return False
-            self._used += 1
-            return True
-
-    def give(self) -> None:
-        with self._lock:
-            self._used -= 1
-
-
 _END = object()
 
 
@@ -150,7 +130,8 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
     SummarizeRequest, BatchRequest = request_models(
         limits, settings.default_max_sentences, settings.abstractive
     )
-    streams = _Slots(settings.abstractive.max_streams)
+    # Concurrent streams; taken without waiting (a full house answers 429, it does not queue).
+    streams = threading.BoundedSemaphore(settings.abstractive.max_streams)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -281,9 +262,9 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
             raise HTTPException(
                 422, _detail(["body", "mode"], "abstractive mode is off on this server", "mode_unavailable")
             )
-        if not streams.take():
+        if not streams.acquire(blocking=False):
             metrics.refused.labels("streams_full").inc()
-            limit = f"abstractive.max_streams={streams.limit}"
+            limit = f"abstractive.max_streams={settings.abstractive.max_streams}"
             raise HTTPException(
                 429,
                 _detail([], f"too many streams in progress ({limit})", "streams_full"),
@@ -292,7 +273,7 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
         try:
             yield
         finally:
-            streams.give()
+            streams.release()
 
     @app.post(
         "/summarize/stream",
