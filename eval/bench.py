@@ -20,6 +20,7 @@ import sys
 from typing import Any
 
 from opslens.eval.loadgen import add_payload_arguments, drive, markdown_table, payload_from_args, start_server
+from opslens.model.options import BACKENDS
 from opslens.model.text import words
 
 COLUMNS = [
@@ -61,7 +62,9 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m opslens.eval.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--backends", default="torch,onnx", help="comma-separated; the first is the reference")
+    p.add_argument(
+        "--backends", default=",".join(BACKENDS), help="comma-separated; the first is the reference"
+    )
     p.add_argument("--requests", type=int, default=50, help="single-request phase: requests sent")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--clients", type=int, default=16, help="concurrent phase: clients")

@@ -11,6 +11,16 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+from opslens.model.options import (
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_SENTENCES,
+    DEFAULT_MAX_WORDS,
+    DEFAULT_POLICY,
+    ENGINES,
+    MODES,
+    POLICIES,
+)
+
 DEFAULT_DATA = {
     "summarization": Path(__file__).parent / "data" / "news_heldout.jsonl.gz",
     "stance": Path(__file__).parent / "data" / "fnc1_heldout.jsonl.gz",
@@ -19,8 +29,6 @@ DEFAULT_DATA = {
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from opslens.model.cli import add_backend_argument
-    from opslens.model.faithfulness import POLICIES
-    from opslens.model.pipeline import DEFAULT_MAX_WORDS, DEFAULT_POLICY
 
     p = sub.add_parser("eval", help="score the model on held-out data against baselines")
     p.add_argument("suite", choices=["summarization", "stance"])
@@ -29,16 +37,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
     add_backend_argument(p)
     p.add_argument("--limit", type=int, help="first N examples only")
-    p.add_argument("--max-sentences", type=int, default=3, help="summary length (summarization)")
+    p.add_argument(
+        "--max-sentences", type=int, default=DEFAULT_MAX_SENTENCES, help="summary length (summarization)"
+    )
     p.add_argument(
         "--mode",
-        choices=["extractive", "abstractive"],
+        choices=MODES,
         help="summarization: score this mode alone; default: both side by side plus the zero-shot "
         "generator as a baseline",
     )
     p.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS, help="abstractive summary length")
-    p.add_argument("--policy", choices=list(POLICIES), default=DEFAULT_POLICY, help="faithfulness policy")
-    p.add_argument("--generator-engine", choices=["ct2", "hf"], default="ct2", help="abstractive decoding")
+    p.add_argument("--policy", choices=POLICIES, default=DEFAULT_POLICY, help="faithfulness policy")
+    p.add_argument("--generator-engine", choices=ENGINES, default=DEFAULT_ENGINE, help="abstractive decoding")
     p.add_argument(
         "--zero-shot",
         action=argparse.BooleanOptionalAction,
@@ -82,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     data = args.data or DEFAULT_DATA[args.suite]
     fields = summarization.FIELDS if args.suite == "summarization" else stance.FIELDS
     rows = list(load_table(data, fields, args.limit))
-    modes = [args.mode] if args.mode else ["extractive", "abstractive"]
+    modes = [args.mode] if args.mode else list(MODES)
     folder = args.model_path or SHIPPED_ARTIFACT
     if args.mode is None and "abstractive" not in read_manifest(folder).components:
         print(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from opslens.eval.loadgen import EXAMPLE, markdown_table, percentile
+from opslens.model.options import DEFAULT_ENGINE, DEFAULT_MAX_WORDS, ENGINES, Engine
 
 HELDOUT = Path(__file__).parent / "data" / "news_heldout.jsonl.gz"
 COLUMNS = [
@@ -40,6 +41,7 @@ COLUMNS = [
     "peak_rss_mb",
 ]
 TEXT_CHARS = 240  # how much of each engine's first text is printed
+REFERENCE_ENGINE: Engine = "hf"  # transformers fp32: what the served default is measured against
 
 
 # --- pure helpers (tested without a model) ---------------------------------------------------------
@@ -122,7 +124,7 @@ def default_artifact() -> Path | None:
 
 
 def measure(engine: str, args: argparse.Namespace) -> dict[str, Any]:
-    from opslens.model.generator import DEFAULT_MAX_WORDS, Generation, Generator
+    from opslens.model.generator import Generation, Generator
 
     t0 = time.perf_counter()
     gen = Generator.load(args.artifact, engine=engine, threads=args.threads)
@@ -248,7 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--engines", default="hf,ct2", help="comma-separated; the first is the reference")
+    p.add_argument(
+        "--engines",
+        default=f"{REFERENCE_ENGINE},{DEFAULT_ENGINE}",
+        help="comma-separated; the first is the reference",
+    )
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("--child", help=argparse.SUPPRESS)  # measure one engine, print JSON
     p.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
@@ -266,8 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(measure(args.child, args)))
         return 0
-
-    from opslens.model.generator import ENGINES
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if not engines or set(engines) - set(ENGINES):

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from opslens.model.options import DEFAULT_MAX_WORDS, DEFAULT_MODE, MODES
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "briefing_bakhmut.txt"
 
 
@@ -204,8 +206,8 @@ def add_payload_arguments(p: argparse.ArgumentParser) -> None:
     """What the load scripts send, and where they write their figures."""
     p.add_argument("--text-file", type=Path, help="article to send (default: the shared example)")
     p.add_argument("--title", default="Russia presses ahead with offensive in east")
-    p.add_argument("--mode", choices=["extractive", "abstractive"], default="extractive")
-    p.add_argument("--max-words", type=int, default=60, help="abstractive summary length")
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
+    p.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS, help="abstractive summary length")
     p.add_argument("--out", type=Path, help="also write the figures as JSON here")
 
 

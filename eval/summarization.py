@@ -18,9 +18,10 @@ from typing import Any
 from tqdm import tqdm
 
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example, rouge_with_ci
-from opslens.model.faithfulness import Faithfulness, Policy, check, figures
-from opslens.model.pipeline import DEFAULT_MAX_WORDS, DEFAULT_POLICY, OpsLens, Request
-from opslens.model.results import Analysis, Mode
+from opslens.model.faithfulness import Faithfulness, check, figures
+from opslens.model.options import DEFAULT_MAX_SENTENCES, DEFAULT_MAX_WORDS, DEFAULT_POLICY, Mode, Policy
+from opslens.model.pipeline import OpsLens, Request
+from opslens.model.results import Analysis
 from opslens.model.text import Document, parse_document, split_sentences, words
 
 FIELDS = ("id", "article", "summary")
@@ -64,7 +65,7 @@ def predict(
     rows: Sequence[dict[str, Any]],
     *,
     mode: Mode,
-    max_sentences: int = 3,
+    max_sentences: int = DEFAULT_MAX_SENTENCES,
     max_words: int = DEFAULT_MAX_WORDS,
     policy: Policy = DEFAULT_POLICY,
     batch_size: int = 8,
@@ -73,7 +74,17 @@ def predict(
     out: list[Analysis] = []
     for batch in tqdm(list(_chunks(rows, batch_size)), desc=desc, mininterval=5):
         out += model.analyze_batch(
-            [Request(r["article"], r.get("title"), (), max_sentences, mode, max_words, policy) for r in batch]
+            [
+                Request(
+                    text=r["article"],
+                    title=r.get("title"),
+                    max_sentences=max_sentences,
+                    mode=mode,
+                    max_words=max_words,
+                    policy=policy,
+                )
+                for r in batch
+            ]
         )
     return out
 
@@ -106,7 +117,7 @@ def run_summarization(
     *,
     modes: Sequence[Mode] = ("extractive",),
     zero_shot: OpsLens | None = None,
-    max_sentences: int = 3,
+    max_sentences: int = DEFAULT_MAX_SENTENCES,
     max_words: int = DEFAULT_MAX_WORDS,
     policy: Policy = DEFAULT_POLICY,
     batch_size: int = 8,
