@@ -39,8 +39,13 @@ from opslens.api.schemas import BatchResponse, ErrorResponse, InfoResponse, Summ
 from opslens.api.security import KeyGuard, RateLimitedError, authorization
 from opslens.api.settings import Settings
 from opslens.model.artifact import CARD, SHIPPED_ARTIFACT, read_manifest
-from opslens.model.pipeline import ABSTRACTIVE, AbstractiveUnavailableError, NoSentencesError, OpsLens
-from opslens.model.pipeline import Request as AnalysisRequest
+from opslens.model.pipeline import (
+    ABSTRACTIVE,
+    AbstractiveUnavailableError,
+    AnalysisRequest,
+    NoSentencesError,
+    OpsLens,
+)
 from opslens.model.results import Analysis
 
 log = logging.getLogger("opslens.api")

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from opslens.model.pipeline import DEFAULT_MAX_SENTENCES
+from opslens.model.options import BATCH_ENGINES, DEFAULT_BATCH_ENGINE, DEFAULT_MAX_SENTENCES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", type=Path, help='JSONL: one {"id", "text", "title", "claims", ...} per line')
     p.add_argument("output", type=Path, help='JSONL: {"line", "id", "analysis"} or {"line", "id", "error"}')
-    p.add_argument("--engine", choices=["local", "ray"], default="local")
+    p.add_argument("--engine", choices=BATCH_ENGINES, default=DEFAULT_BATCH_ENGINE)
     p.add_argument("--batch-size", type=int, default=16, help="articles per analyze_batch call")
     p.add_argument("--workers", type=int, default=2, help="Ray engine: worker actors, each with a model")
     p.add_argument("--threads", type=int, help="torch threads per process (default: torch's; Ray: 1)")

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from opslens.model.pipeline import DEFAULT_MAX_SENTENCES, NoSentencesError, OpsLens, Request
+from opslens.model.options import DEFAULT_MAX_SENTENCES
+from opslens.model.pipeline import AnalysisRequest, NoSentencesError, OpsLens
 from opslens.model.results import Analysis
 
 Record = dict[str, Any]
@@ -39,8 +40,10 @@ class Item(BaseModel):
     claims: list[str] = Field(default_factory=list)
     max_sentences: int = Field(DEFAULT_MAX_SENTENCES, ge=1)
 
-    def request(self) -> Request:
-        return Request(self.text, self.title, tuple(self.claims), self.max_sentences)
+    def request(self) -> AnalysisRequest:
+        return AnalysisRequest(
+            text=self.text, title=self.title, claims=tuple(self.claims), max_sentences=self.max_sentences
+        )
 
 
 def decode_line(raw: bytes) -> str:
@@ -81,7 +84,7 @@ def parse_line(line: str, columns: Columns, max_sentences: int) -> Item | Record
         return _error("invalid", f"{column}: {first['msg']}", item_id)
 
 
-def _analyze(model: OpsLens, requests: Sequence[Request]) -> list[Analysis | NoSentencesError]:
+def _analyze(model: OpsLens, requests: Sequence[AnalysisRequest]) -> list[Analysis | NoSentencesError]:
     """The whole batch in one pass; if an article in it has no sentence, one at a time so
     that only that article fails."""
     try:

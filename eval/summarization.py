@@ -20,7 +20,7 @@ from tqdm import tqdm
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example, rouge_with_ci
 from opslens.model.faithfulness import Faithfulness, check, figures
 from opslens.model.options import DEFAULT_MAX_SENTENCES, DEFAULT_MAX_WORDS, DEFAULT_POLICY, Mode, Policy
-from opslens.model.pipeline import OpsLens, Request
+from opslens.model.pipeline import AnalysisRequest, OpsLens
 from opslens.model.results import Analysis
 from opslens.model.text import Document, parse_document, split_sentences, words
 
@@ -75,7 +75,7 @@ def predict(
     for batch in tqdm(list(_chunks(rows, batch_size)), desc=desc, mininterval=5):
         out += model.analyze_batch(
             [
-                Request(
+                AnalysisRequest(
                     text=r["article"],
                     title=r.get("title"),
                     max_sentences=max_sentences,

@@ -10,22 +10,37 @@ import os
 import sys
 from pathlib import Path
 
+from opslens.model.options import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_SENTENCES,
+    DEFAULT_MAX_WORDS,
+    DEFAULT_MODE,
+    DEFAULT_POLICY,
+    ENGINES,
+    MAX_WORDS,
+    MIN_WORDS,
+    MODES,
+    POLICIES,
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summarize", help="summarise an article file (or stdin) and print JSON")
     p.add_argument("file", nargs="?", default="-", help="article text file; '-' or nothing for stdin")
     p.add_argument("--title", help="headline: adds the article's stance toward it")
     p.add_argument("--claim", action="append", default=[], help="a claim to check (repeatable)")
-    p.add_argument("--max-sentences", type=int, default=3)
-    p.add_argument("--mode", choices=["extractive", "abstractive"], default="extractive")
-    p.add_argument("--max-words", type=int, default=60, help="abstractive summary length")
+    p.add_argument("--max-sentences", type=int, default=DEFAULT_MAX_SENTENCES)
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
+    p.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS, help="abstractive summary length")
     p.add_argument(
         "--policy",
-        choices=["flag", "drop_sentence", "fallback"],
-        default="drop_sentence",
+        choices=POLICIES,
+        default=DEFAULT_POLICY,
         help="abstractive: what to do with numbers, dates and names the article lacks",
     )
-    p.add_argument("--generator-engine", choices=["ct2", "hf"], default="ct2")
+    p.add_argument("--generator-engine", choices=ENGINES, default=DEFAULT_ENGINE)
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
     add_backend_argument(p)
     p.set_defaults(func=run)
@@ -34,9 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def add_backend_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
-        choices=["torch", "onnx"],
-        default=os.environ.get("OPSLENS_ENCODER_BACKEND", "torch"),
-        help="sentence encoder: torch (reference) or onnx (int8); default: OPSLENS_ENCODER_BACKEND or torch",
+        choices=BACKENDS,
+        default=os.environ.get("OPSLENS_ENCODER_BACKEND", DEFAULT_BACKEND),
+        help="sentence encoder: torch (reference) or onnx (int8); "
+        f"default: OPSLENS_ENCODER_BACKEND or {DEFAULT_BACKEND}",
     )
 
 
@@ -98,7 +114,6 @@ def _prepare_generator(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from opslens.model.generator import BaseModelError
     from opslens.model.pipeline import AbstractiveUnavailableError, NoSentencesError, OpsLens
-    from opslens.model.prompt import MAX_WORDS, MIN_WORDS
 
     if args.max_sentences < 1:
         print("error: --max-sentences must be at least 1", file=sys.stderr)

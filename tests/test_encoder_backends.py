@@ -26,7 +26,7 @@ from opslens.model.onnx_encoder import (
     prepare,
     verify,
 )
-from opslens.model.pipeline import OpsLens, Request
+from opslens.model.pipeline import AnalysisRequest, OpsLens
 from opslens.model.text import parse_document
 from opslens.training.data import load_table
 
@@ -177,7 +177,7 @@ def test_summary_choices_agree_with_torch(model: OpsLens, onnx_model: OpsLens) -
     changed = []
     # Batched as `opslens eval summarization` batches (int8 activation scales are per batch).
     for lo in range(0, len(rows), 8):
-        requests = [Request(r["article"]) for r in rows[lo : lo + 8]]
+        requests = [AnalysisRequest(text=r["article"]) for r in rows[lo : lo + 8]]
         ref, fast = model.analyze_batch(requests), onnx_model.analyze_batch(requests)
         changed += [
             r["id"]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from opslens.model.extractive import ExtractiveConfig
 from opslens.model.generator import AbstractiveConfig
+from opslens.model.options import DEFAULT_MAX_SENTENCES
 from opslens.model.stance import StanceConfig
 
 
@@ -41,7 +42,7 @@ class ExtractiveTrainConfig(TrainConfig):
     article_field: str = "article"
     summary_field: str = "summary"
     oracle_sentences: int = 3
-    summary_sentences: int = 3  # sentences selected when scoring validation ROUGE
+    summary_sentences: int = DEFAULT_MAX_SENTENCES  # sentences selected when scoring validation ROUGE
     max_article_sentences: int = 128  # training only; inference reads whole articles
     model: ExtractiveConfig = ExtractiveConfig()
 

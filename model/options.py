@@ -1,0 +1,46 @@
+"""The choices and defaults callers can set, in one place.
+
+The pipeline, the generator, the settings, both CLIs and the eval harness import these
+instead of typing the literals again; CLI `choices=` come from `typing.get_args`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Mode = Literal["extractive", "abstractive"]
+"""Summary kind: sentences picked from the article, or written by the generator."""
+
+Policy = Literal["flag", "drop_sentence", "fallback"]
+"""What the faithfulness guard does with a generated sentence it cannot support."""
+
+Engine = Literal["ct2", "hf"]
+"""How the generator decodes: CTranslate2 int8, or transformers fp32."""
+
+Backend = Literal["torch", "onnx"]
+"""How the sentence encoder runs: PyTorch, or an int8 ONNX export."""
+
+ServeEngine = Literal["uvicorn", "ray"]
+"""How `opslens serve` runs the app: one uvicorn process, or replicas on Ray Serve."""
+
+BatchEngine = Literal["local", "ray"]
+"""How `opslens batch` runs: in this process, or on Ray Data."""
+
+MODES: tuple[Mode, ...] = get_args(Mode)
+POLICIES: tuple[Policy, ...] = get_args(Policy)
+ENGINES: tuple[Engine, ...] = get_args(Engine)
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+SERVE_ENGINES: tuple[ServeEngine, ...] = get_args(ServeEngine)
+BATCH_ENGINES: tuple[BatchEngine, ...] = get_args(BatchEngine)
+
+DEFAULT_MODE: Mode = "extractive"
+DEFAULT_POLICY: Policy = "drop_sentence"
+DEFAULT_ENGINE: Engine = "ct2"
+DEFAULT_BACKEND: Backend = "torch"
+DEFAULT_MAX_SENTENCES = 3
+"""Extractive summary length, in sentences."""
+DEFAULT_MAX_WORDS = 60
+"""Abstractive summary length, in words."""
+MIN_WORDS, MAX_WORDS = 10, 200
+"""The range of `max_words` a caller may ask for."""
+DEFAULT_BATCH_ENGINE: BatchEngine = "local"
