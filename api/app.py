@@ -82,13 +82,13 @@ def _detail(loc: list[str | int], msg: str, kind: str) -> list[dict[str, Any]]:
 
 def _analysis_request(item: Any) -> AnalysisRequest:
     return AnalysisRequest(
-        item.text,
-        item.title,
-        tuple(item.claims),
-        item.max_sentences,
-        item.mode,
-        item.max_words,
-        item.faithfulness_policy,
+        text=item.text,
+        title=item.title,
+        claims=tuple(item.claims),
+        max_sentences=item.max_sentences,
+        mode=item.mode,
+        max_words=item.max_words,
+        policy=item.faithfulness_policy,
     )
 
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from opslens.model.options import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    DEFAULT_ENGINE,
+    DEFAULT_SERVE_ENGINE,
+    ENGINES,
+    SERVE_ENGINES,
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="start the HTTP service with the shipped (or configured) model")
@@ -14,8 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="model threads (default: OPSLENS_THREADS or all cores)")
     p.add_argument(
         "--backend",
-        choices=["torch", "onnx"],
-        help="sentence encoder (default: OPSLENS_ENCODER_BACKEND or torch)",
+        choices=BACKENDS,
+        help=f"sentence encoder (default: OPSLENS_ENCODER_BACKEND or {DEFAULT_BACKEND})",
     )
     p.add_argument(
         "--abstractive",
@@ -24,11 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--generator-engine",
-        choices=["ct2", "hf"],
-        help="abstractive decoding: ct2 (CTranslate2 int8, default) or hf (transformers fp32)",
+        choices=ENGINES,
+        help="abstractive decoding: ct2 (CTranslate2 int8) or hf (transformers fp32) "
+        f"(default: OPSLENS_ABSTRACTIVE__ENGINE or {DEFAULT_ENGINE})",
     )
     p.add_argument(
-        "--engine", choices=["uvicorn", "ray"], default="uvicorn", help="ray: replicas on Ray Serve"
+        "--engine",
+        choices=SERVE_ENGINES,
+        default=DEFAULT_SERVE_ENGINE,
+        help="uvicorn: one process; ray: replicas on Ray Serve",
     )
     p.add_argument("--replicas", type=int, help="Ray: replicas (default: OPSLENS_RAY__REPLICAS or 1)")
     p.add_argument("--max-replicas", type=int, help="Ray: autoscale up to this many (default: fixed)")

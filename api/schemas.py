@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from opslens.api.settings import Abstractive, Limits, Serving
-from opslens.model.faithfulness import Policy
-from opslens.model.results import Analysis, Mode
+from opslens.model.options import Mode, Policy
+from opslens.model.results import Analysis
 
 
 def _not_blank(value: str | None) -> str | None:

