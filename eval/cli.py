@@ -81,13 +81,13 @@ def _kept(figures: dict, keep: tuple[str, ...]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from opslens.corpus import file_sha256, load_table
     from opslens.eval import stance, summarization
     from opslens.eval.report import markdown, write_run
     from opslens.model.artifact import SHIPPED_ARTIFACT, read_manifest
     from opslens.model.card import EVALUATION, write_card
     from opslens.model.generator import BaseModelError
     from opslens.model.pipeline import AbstractiveUnavailableError, OpsLens
-    from opslens.training.data import file_sha256, load_table
 
     data = args.data or DEFAULT_DATA[args.suite]
     fields = summarization.FIELDS if args.suite == "summarization" else stance.FIELDS

