@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +28,8 @@ import httpx
 
 from opslens.model.options import DEFAULT_MAX_WORDS, DEFAULT_MODE, MODES
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "briefing_bakhmut.txt"
+# Package data (pyproject: "opslens" = ["examples/*.txt"]), so a clone and an install find it alike.
+EXAMPLE = Path(str(resources.files("opslens") / "examples" / "briefing_bakhmut.txt"))
 
 
 def require_loopback(url: str) -> None:
@@ -204,7 +206,7 @@ async def drive(
 
 def add_payload_arguments(p: argparse.ArgumentParser) -> None:
     """What the load scripts send, and where they write their figures."""
-    p.add_argument("--text-file", type=Path, help="article to send (default: the shared example)")
+    p.add_argument("--text-file", type=Path, help="article to send (default: the packaged example)")
     p.add_argument("--title", default="Russia presses ahead with offensive in east")
     p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
     p.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS, help="abstractive summary length")

@@ -8,16 +8,45 @@ from pathlib import Path
 
 import pytest
 
-from opslens.eval.loadgen import Server, start_server
+from opslens.eval.loadgen import EXAMPLE, Server, start_server
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT.parent / "shared" / "examples" / "briefing_bakhmut.txt"
+# Fixtures that load the real model or start a server: a test using one must be marked `slow`,
+# so `pytest -m "not slow"` stays the under-a-minute loop (checked at collection below).
+SLOW_FIXTURES = frozenset({"model", "serve", "live_server"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-skips",
+        action="store_true",
+        help="fail the run if any test was skipped (`make test`: a fresh clone runs everything)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        listed = "\n  ".join(unmarked)
+        raise pytest.UsageError(f"load the model or start a server, yet are not marked slow:\n  {listed}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if session.config.getoption("--no-skips") and skipped and exitstatus == pytest.ExitCode.OK:
+        # The reasons are in the -ra summary; under --no-skips a test that did not run is a failure.
+        reporter.write_sep("=", f"--no-skips: {len(skipped)} skipped, which fails the run", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
 def example_text() -> str:
-    if not EXAMPLE.is_file():
-        pytest.skip(f"example article not found at {EXAMPLE}")
+    # The copy in the package (examples/): a missing file is an error, never a skip.
     return EXAMPLE.read_text(encoding="utf-8")
 
 
