@@ -17,6 +17,7 @@ def client(model) -> TestClient:
         yield c
 
 
+@pytest.mark.slow
 def test_summarize_example_article(client: TestClient, example_text: str) -> None:
     title = "Russia Presses Ahead With Offensive In East Despite Kyiv's Claims Of Losses"
     r = client.post(
@@ -52,12 +53,14 @@ def test_summarize_example_article(client: TestClient, example_text: str) -> Non
     assert body["timings_ms"]["total_ms"] > 0
 
 
+@pytest.mark.slow
 def test_max_sentences_bounds_the_summary(client: TestClient, example_text: str) -> None:
     r = client.post("/summarize", json={"text": example_text, "max_sentences": 1})
     assert r.status_code == 200
     assert len(r.json()["sentences"]) == 1
 
 
+@pytest.mark.slow
 def test_batch(client: TestClient, example_text: str) -> None:
     r = client.post(
         "/summarize/batch", json={"items": [{"text": example_text}, {"text": example_text[:2000]}]}
@@ -94,6 +97,7 @@ def _error_locs(r) -> list[list]:
         ({}, ["body", "text"], "required"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_422_naming_the_field(client: TestClient, payload, loc, needle) -> None:
     r = client.post("/summarize", json=payload)
     assert r.status_code == 422, r.text
@@ -102,18 +106,21 @@ def test_bad_input_is_422_naming_the_field(client: TestClient, payload, loc, nee
     assert "input" not in errors[0]  # the submitted text is never echoed back
 
 
+@pytest.mark.slow
 def test_text_over_the_char_limit(client: TestClient) -> None:
     r = client.post("/summarize", json={"text": "word " * 50_000})  # 250k chars, body < 300 kB
     assert r.status_code == 422
     assert "200000" in r.json()["detail"][0]["msg"]
 
 
+@pytest.mark.slow
 def test_oversized_body_is_413(client: TestClient) -> None:
     r = client.post("/summarize", json={"text": "x" * 400_000})
     assert r.status_code == 413
     assert "300000" in r.json()["detail"][0]["msg"]
 
 
+@pytest.mark.slow
 def test_chunked_oversized_body_is_413(client: TestClient) -> None:
     def chunks():
         for _ in range(40):
@@ -124,11 +131,13 @@ def test_chunked_oversized_body_is_413(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"\x00\xff\xfe binary", b"", b"[]", b"null"])
+@pytest.mark.slow
 def test_malformed_body_is_422(client: TestClient, raw: bytes) -> None:
     r = client.post("/summarize", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
 
 
+@pytest.mark.slow
 def test_text_without_sentences_is_422(client: TestClient) -> None:
     r = client.post("/summarize", json={"text": "\u0001\u0002\u0003 \ufffd\ufffd\ufffd"})
     assert r.status_code == 422
@@ -137,6 +146,7 @@ def test_text_without_sentences_is_422(client: TestClient) -> None:
     assert r.status_code == 422
 
 
+@pytest.mark.slow
 def test_batch_limits(client: TestClient) -> None:
     item = {"text": "Russian forces shelled the town on Sunday, officials said."}
     assert client.post("/summarize/batch", json={"items": [item] * 4}).status_code == 422
@@ -147,6 +157,7 @@ def test_batch_limits(client: TestClient) -> None:
     assert "item 1" in r.json()["detail"][0]["msg"]
 
 
+@pytest.mark.slow
 def test_non_english_text_is_served(client: TestClient) -> None:
     text = "Президент України заявив про значні втрати противника. Бої тривають біля Бахмута цього тижня."
     r = client.post("/summarize", json={"text": text})
@@ -154,6 +165,7 @@ def test_non_english_text_is_served(client: TestClient) -> None:
     assert r.json()["sentences"][0]["text"] in text
 
 
+@pytest.mark.slow
 def test_ops_endpoints(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").status_code == 200

@@ -26,6 +26,7 @@ def _client(model, **settings) -> TestClient:
     return TestClient(create_app(Settings(**settings), model=model))
 
 
+@pytest.mark.slow
 def test_api_keys(model, tmp_path) -> None:
     keys_file = tmp_path / "keys"
     keys_file.write_text("# ops team\nfile-key\n", encoding="utf-8")
@@ -53,6 +54,7 @@ def test_api_keys_from_the_environment(monkeypatch) -> None:
     assert Settings().accepted_keys() == ["alpha", "beta"]
 
 
+@pytest.mark.slow
 def test_rate_limit_per_key(model) -> None:
     with _client(model, api_keys=["a", "b"], rate_limit="2/minute") as c:
         for _ in range(2):
@@ -70,6 +72,7 @@ def test_a_bad_rate_limit_is_refused_at_start_up() -> None:
         Settings(rate_limit="lots")
 
 
+@pytest.mark.slow
 def test_cors_is_off_unless_configured(model) -> None:
     preflight = {"Origin": "https://analyst.example", "Access-Control-Request-Method": "POST"}
     with _client(model) as c:
@@ -82,6 +85,7 @@ def test_cors_is_off_unless_configured(model) -> None:
         assert "access-control-allow-origin" not in r.headers
 
 
+@pytest.mark.slow
 def test_request_id_is_echoed_or_made(model, caplog) -> None:
     with _client(model) as c, caplog.at_level(logging.INFO, logger="opslens.access"):
         assert c.get("/health", headers={"X-Request-ID": "job-42.a"}).headers["x-request-id"] == "job-42.a"
@@ -111,6 +115,7 @@ def test_json_log_lines_carry_the_request_id() -> None:
     assert (line["message"], line["request_id"], line["level"]) == ("hello there", "req-7", "INFO")
 
 
+@pytest.mark.slow
 def test_timeout_is_504(model, example_text: str) -> None:
     with _client(model, serving=Serving(request_timeout_s=0.001)) as c:
         r = c.post("/summarize", json={"text": example_text})
@@ -119,6 +124,7 @@ def test_timeout_is_504(model, example_text: str) -> None:
         assert 'opslens_refused_total{reason="timeout"} 1.0' in c.get("/metrics").text
 
 
+@pytest.mark.slow
 def test_full_queue_is_429_with_retry_after(model, example_text: str) -> None:
     settings = {
         "limits": Limits(max_batch_items=1),
@@ -138,6 +144,7 @@ def test_queue_must_hold_a_full_batch_request() -> None:
         Settings(limits=Limits(max_batch_items=20), serving=Serving(max_queued_articles=10))
 
 
+@pytest.mark.slow
 def test_batch_requests_are_answered_together_under_load(model, example_text: str) -> None:
     items = [{"text": example_text, "max_sentences": 2}, ARTICLE]
     with _client(model) as c, ThreadPoolExecutor(4) as pool:

@@ -5,6 +5,8 @@ import torch
 
 from opslens.model.encoder import SentenceEncoder
 
+pytestmark = pytest.mark.slow  # the real sentence encoder
+
 
 @pytest.fixture(scope="module")
 def encoder() -> SentenceEncoder:
