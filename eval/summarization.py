@@ -3,7 +3,7 @@ zero-shot base generator, on the same articles.
 
 Every summary comes from the public `OpsLens.analyze_batch`; baselines read the same
 cleaned sentences (`parse_document`), so the comparison is about choice, not cleaning.
-Faithfulness figures come from the same guard the service runs (`model/faithfulness.py`):
+Faithfulness figures come from the same guard the service runs (`model/faithfulness/`):
 for abstractive systems on what the generator wrote (before the policy) and on what the user
 gets (after it); for extractive systems and the references as a reading of the guard itself
 (extractive sentences are the article's, so anything flagged there is a guard false alarm).
@@ -17,11 +17,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from opslens.eval.faithfulness import figures
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example, rouge_with_ci
-from opslens.model.faithfulness import Faithfulness, check, figures
+from opslens.model.faithfulness import check
 from opslens.model.options import DEFAULT_MAX_SENTENCES, DEFAULT_MAX_WORDS, DEFAULT_POLICY, Mode, Policy
 from opslens.model.pipeline import AnalysisRequest, OpsLens
-from opslens.model.results import Analysis
+from opslens.model.results import Analysis, Faithfulness
 from opslens.model.text import Document, parse_document, split_sentences, words
 
 FIELDS = ("id", "article", "summary")

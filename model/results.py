@@ -1,12 +1,66 @@
 """What the inference pipeline returns. Plain pydantic models: no HTTP here; the API
-serialises them as they are, so the JSON contract and the Python API are the same."""
+serialises them as they are, so the JSON contract and the Python API are the same.
+
+The faithfulness guard's results (`Faithfulness` and its parts) are here too: the guard
+itself lives in `opslens.model.faithfulness`."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
-from opslens.model.faithfulness import Faithfulness
-from opslens.model.options import Mode
+from opslens.model.options import Mode, Policy
+
+SpanKind = Literal["number", "date", "entity", "rare_word"]
+Action = Literal["none", "flagged", "dropped_sentences", "fallback"]
+Alignment = Literal["encoder", "lexical"]
+
+
+class Support(BaseModel):
+    """An article sentence that supports a summary sentence."""
+
+    index: int = Field(description="Position among the article's sentences (0-based).")
+    text: str = Field(description="Exactly article[start:end].")
+    start: int
+    end: int
+    score: float = Field(description="Cosine similarity (encoder) or content-word coverage (lexical).")
+
+
+class UnsupportedSpan(BaseModel):
+    kind: SpanKind
+    text: str = Field(description="Exactly generated[start:end].")
+    start: int
+    end: int
+    normalized: str = Field(description="The form that was looked up in the article.")
+    sentence: int = Field(description="Index of the summary sentence holding the span.")
+
+
+class CheckedSentence(BaseModel):
+    text: str = Field(description="Exactly generated[start:end].")
+    start: int
+    end: int
+    evidence: list[Support] = Field(description="Best supporting article sentences, best first.")
+    unsupported: list[UnsupportedSpan]
+    kept: bool = Field(description="Whether the sentence is in the final summary.")
+
+
+class Faithfulness(BaseModel):
+    generated: str = Field(description="The summary as the generator wrote it; all offsets index it.")
+    summary: str = Field(description="The summary after the policy was applied.")
+    policy: Policy
+    action: Action = Field(
+        description="none: nothing unsupported; flagged: kept as written; dropped_sentences: "
+        "sentences with unsupported spans removed; fallback: replaced by the extractive summary."
+    )
+    detail: str = Field(description="What was done, in words.")
+    alignment: Alignment
+    sentences: list[CheckedSentence]
+    unsupported: list[UnsupportedSpan]
+
+    @property
+    def faithful(self) -> bool:
+        return not self.unsupported
 
 
 class SummarySentence(BaseModel):

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import pytest
 
+from opslens.eval.faithfulness import figures
 from opslens.model.faithfulness import (
-    Faithfulness,
     check,
-    figures,
     find_dates,
     find_entities,
     find_numbers,
     name_supported,
     name_tokens,
 )
+from opslens.model.results import Faithfulness
 from opslens.model.text import parse_document, split_sentences
 
 ARTICLE = (

@@ -1,0 +1,164 @@
+"""The guard: the spans of a summary its article does not back, and the policy applied to them.
+
+The result (`opslens.model.results.Faithfulness`) always says what was done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from opslens.model.faithfulness.alignment import DEFAULT_TOP_K, align
+from opslens.model.faithfulness.dates import find_dates
+from opslens.model.faithfulness.names import acronyms, find_entities, is_acronym, name_supported
+from opslens.model.faithfulness.numbers import find_numbers, number_supported
+from opslens.model.faithfulness.rare_words import common_words, find_rare_words
+from opslens.model.faithfulness.spans import STEM, FactSpan, name_tokens
+from opslens.model.options import POLICIES, Policy
+from opslens.model.results import CheckedSentence, Faithfulness, UnsupportedSpan
+from opslens.model.text import Document, Sentence, split_sentences
+
+if TYPE_CHECKING:
+    from opslens.model.encoder import SentenceEncoder
+
+
+@dataclass(frozen=True)
+class ArticleFacts:
+    """What the article offers to support a summary: computed once per article."""
+
+    numbers: frozenset[str]
+    dates: frozenset[str]
+    tokens: tuple[str, ...]
+    acronyms: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> ArticleFacts:
+        tokens = tuple(name_tokens(text))
+        return cls(
+            numbers=frozenset(f.key for f in find_numbers(text)),
+            dates=frozenset(f.key for f in find_dates(text)),
+            tokens=tokens,
+            acronyms=acronyms(tokens),
+        )
+
+
+def unsupported_spans(
+    generated: str, sentences: Sequence[Sentence], facts: ArticleFacts, *, rare_words: bool = True
+) -> list[FactSpan]:
+    """Numbers, dates and names of `generated` that the article does not back; with
+    `rare_words`, also lower-case words that are rare in English and absent from the article."""
+    found = find_numbers(generated) + find_dates(generated)
+    article_words = set(facts.tokens)
+    extra = find_entities(generated, sentences, article_words)
+    if rare_words:
+        extra += find_rare_words(generated, common_words(), {w[:STEM] for w in article_words})
+    for item in extra:
+        if not any(f.start < item.end and item.start < f.end for f in found):
+            found.append(item)
+    bad = []
+    for f in sorted(found, key=lambda f: f.start):
+        if f.kind == "number":
+            ok = number_supported(f.key, facts.numbers)
+        elif f.kind == "date":
+            ok = f.key in facts.dates or f.key in article_words
+        elif f.kind == "rare_word":
+            ok = False  # found only when absent from the article
+        else:
+            tokens = f.key.split()
+            ok = name_supported(tokens, facts.tokens) or (
+                len(tokens) == 1 and is_acronym(generated[f.start : f.end]) and tokens[0] in facts.acronyms
+            )
+        if not ok:
+            bad.append(f)
+    return bad
+
+
+def check(
+    article: Document,
+    generated: str,
+    *,
+    policy: Policy = "flag",
+    fallback_summary: str | None = None,
+    encoder: SentenceEncoder | None = None,
+    article_vectors: torch.Tensor | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    rare_words: bool = True,
+) -> Faithfulness:
+    """Check `generated` against `article` and apply `policy` to unsupported spans.
+
+    - flag: keep the summary, report the spans.
+    - drop_sentence: remove every sentence holding an unsupported span; if none is left, use
+      `fallback_summary` when given, else return an empty summary.
+    - fallback: if anything is unsupported, return `fallback_summary` instead (required).
+
+    `rare_words=False` skips the rare-word check (for cased text the name check suffices).
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
+    if policy == "fallback" and fallback_summary is None:
+        raise ValueError("policy 'fallback' needs a fallback_summary (the extractive summary)")
+    sentences = split_sentences(generated)
+    evidence, method = align(
+        sentences, article, encoder=encoder, article_vectors=article_vectors, top_k=top_k
+    )
+    bad = unsupported_spans(generated, sentences, ArticleFacts.of(article.source), rare_words=rare_words)
+
+    spans: list[UnsupportedSpan] = []
+    per_sentence: list[list[UnsupportedSpan]] = [[] for _ in sentences]
+    for f in bad:
+        idx = next((i for i, s in enumerate(sentences) if s.start <= f.start < s.end), -1)
+        span = UnsupportedSpan(
+            kind=f.kind,
+            text=generated[f.start : f.end],
+            start=f.start,
+            end=f.end,
+            normalized=f.key,
+            sentence=idx,
+        )
+        spans.append(span)
+        if idx >= 0:
+            per_sentence[idx].append(span)
+
+    keep = [True] * len(sentences)
+    summary, action = generated.strip(), "none"
+    n = len(spans)
+    detail = f"no unsupported spans in {len(sentences)} sentence(s)"
+    if spans and policy == "flag":
+        action, detail = "flagged", f"{n} unsupported span(s) flagged; summary kept as generated"
+    elif spans and policy == "drop_sentence":
+        keep = [not per_sentence[i] for i in range(len(sentences))]
+        kept = [s.text.strip() for s, k in zip(sentences, keep, strict=True) if k]
+        dropped = keep.count(False)
+        if kept:
+            action, summary = "dropped_sentences", " ".join(kept)
+            detail = f"dropped {dropped} of {len(sentences)} sentence(s) holding {n} unsupported span(s)"
+        elif fallback_summary is not None:
+            action, summary = "fallback", fallback_summary
+            detail = f"all {len(sentences)} sentence(s) held unsupported spans; used the extractive summary"
+        else:
+            action, summary = "dropped_sentences", ""
+            detail = f"all {len(sentences)} sentence(s) held unsupported spans; nothing left"
+    elif spans and policy == "fallback":
+        keep = [False] * len(sentences)
+        action, summary = "fallback", fallback_summary or ""
+        detail = f"{n} unsupported span(s); replaced by the extractive summary"
+
+    checked = [
+        CheckedSentence(
+            text=s.text, start=s.start, end=s.end, evidence=ev, unsupported=per_sentence[i], kept=keep[i]
+        )
+        for i, (s, ev) in enumerate(zip(sentences, evidence, strict=True))
+    ]
+    return Faithfulness(
+        generated=generated,
+        summary=summary,
+        policy=policy,
+        action=action,
+        detail=detail,
+        alignment=method,
+        sentences=checked,
+        unsupported=spans,
+    )
