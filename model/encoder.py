@@ -11,6 +11,7 @@ Runtime one in onnx_encoder.py; `load_encoder` picks one by name.
 from __future__ import annotations
 
 import importlib.util
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +26,10 @@ ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def encoder_path() -> Path:
-    """Folder of the base encoder inside its installed package (never downloaded)."""
+    """Folder of the base encoder inside its installed package (never downloaded), or
+    $OPSLENS_ENCODER_DIR (a copy of the same files, e.g. on a machine without the package)."""
+    if override := os.environ.get("OPSLENS_ENCODER_DIR"):
+        return Path(override)
     spec = importlib.util.find_spec(ENCODER_PACKAGE)
     if spec is None or spec.origin is None:
         raise RuntimeError(
