@@ -58,3 +58,30 @@ def stance_metrics(gold: Sequence[str], pred: Sequence[str], labels: Sequence[st
         "confusion": {"labels": list(labels), "matrix": matrix},
         "examples": n,
     }
+
+
+def calibration(confidence: Sequence[float], correct: Sequence[bool], n_bins: int = 10) -> dict:
+    """Top-label calibration: predictions binned by the probability of the label they chose; per
+    bin the mean confidence and the accuracy, and the expected calibration error (the
+    count-weighted mean gap between the two). All in %, like the other stance figures."""
+    if n_bins < 1:
+        raise ValueError("n_bins must be at least 1")
+    bins: list[list[tuple[float, bool]]] = [[] for _ in range(n_bins)]
+    for c, ok in zip(confidence, correct, strict=True):
+        bins[min(int(c * n_bins), n_bins - 1)].append((c, ok))  # confidence 1.0 goes in the last bin
+    n = sum(len(b) for b in bins)
+    out, ece = [], 0.0
+    for i, b in enumerate(bins):
+        conf = 100 * sum(c for c, _ in b) / len(b) if b else 0.0
+        acc = 100 * sum(ok for _, ok in b) / len(b) if b else 0.0
+        ece += len(b) / n * abs(acc - conf) if n else 0.0
+        out.append(
+            {
+                "low": 100 * i / n_bins,
+                "high": 100 * (i + 1) / n_bins,
+                "count": len(b),
+                "confidence": round(conf, 2),
+                "accuracy": round(acc, 2),
+            }
+        )
+    return {"ece": round(ece, 2), "examples": n, "bins": out}
