@@ -1,16 +1,23 @@
-"""`opslens eval summarization|stance --data FILE [--out DIR] [--mode extractive|abstractive]`."""
+"""`opslens eval SUITE|all [--data FILE] [--out DIR] [--mode extractive|abstractive] ...`.
+
+SUITE is a registered suite (`opslens.eval.suites`); `all` runs every suite on its committed
+held-out set with one model load and writes one report.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import shlex
 import sys
 import time
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
+from opslens.eval import report, runner
+from opslens.eval.registry import RunConfig, Suite
+from opslens.eval.suites import ALL, get, names
+from opslens.model.artifact import SHIPPED_ARTIFACT
 from opslens.model.options import (
     DEFAULT_ENGINE,
     DEFAULT_MAX_SENTENCES,
@@ -21,22 +28,26 @@ from opslens.model.options import (
     POLICIES,
 )
 
-DEFAULT_DATA = {
-    "summarization": Path(__file__).parent / "data" / "news_heldout.jsonl.gz",
-    "stance": Path(__file__).parent / "data" / "fnc1_heldout.jsonl.gz",
-}
+DEFAULT_DATA = {name: get(name).data for name in names()}
+"""Each suite's committed held-out set."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from opslens.model.cli import add_backend_argument
 
     p = sub.add_parser("eval", help="score the model on held-out data against baselines")
-    p.add_argument("suite", choices=["summarization", "stance"])
+    p.add_argument(
+        "suite",
+        choices=[*names(), ALL],
+        help=f"one suite, or {ALL!r}: every suite on its committed held-out set, one report",
+    )
     p.add_argument("--data", type=Path, help=".jsonl or .jsonl.gz (default: the committed held-out set)")
-    p.add_argument("--out", type=Path, help="folder for predictions.jsonl, results.json, report.md")
+    p.add_argument(
+        "--out", type=Path, help="folder for predictions, results.json, report.md and its figures (PNG)"
+    )
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
     add_backend_argument(p)
-    p.add_argument("--limit", type=int, help="first N examples only")
+    p.add_argument("--limit", type=int, help="first N examples only (of each suite's data)")
     p.add_argument(
         "--max-sentences", type=int, default=DEFAULT_MAX_SENTENCES, help="summary length (summarization)"
     )
@@ -63,137 +74,80 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _shown(path: Path) -> str:
-    """The path relative to the working directory when it lies below it (no home paths in cards)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _kept(figures: dict, keep: tuple[str, ...]) -> dict:
-    """Headline figures, plus the faithfulness share where there is one."""
-    out = {k: figures[k] for k in keep if k in figures}
-    share = figures.get("faithfulness", {}).get("share_with_unsupported_entity_or_number")
-    if share is not None:
-        out["share_with_unsupported_entity_or_number"] = share
-    return out
+def _provenance(models: runner.Models, args: argparse.Namespace, seconds: float) -> dict[str, Any]:
+    """What `eval all` records once for the whole run (each suite keeps its own as well)."""
+    generated = models.model.info.generator is not None
+    return {
+        "command": runner.command_line(),
+        "model": models.model.info.model_dump(),
+        "model_path": str(args.model_path or SHIPPED_ARTIFACT),
+        "seconds": round(seconds, 1),
+        "libraries": {
+            **runner.libraries(args.backend, args.generator_engine if generated else None),
+            "matplotlib": version("matplotlib"),
+        },
+        "python": platform.python_version(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
-    from opslens.corpus import file_sha256, load_table
-    from opslens.eval import stance, summarization
-    from opslens.eval.report import markdown, write_run
-    from opslens.model.artifact import SHIPPED_ARTIFACT, read_manifest
-    from opslens.model.card import EVALUATION, write_card
     from opslens.model.generator import BaseModelError
-    from opslens.model.pipeline import AbstractiveUnavailableError, OpsLens
+    from opslens.model.pipeline import AbstractiveUnavailableError
 
-    data = args.data or DEFAULT_DATA[args.suite]
-    fields = summarization.FIELDS if args.suite == "summarization" else stance.FIELDS
-    rows = list(load_table(data, fields, args.limit))
-    modes = [args.mode] if args.mode else list(MODES)
-    folder = args.model_path or SHIPPED_ARTIFACT
-    if args.mode is None and "abstractive" not in read_manifest(folder).components:
+    if args.suite == ALL and args.data:
         print(
-            f"opslens eval: {folder} has no abstractive adapter; scoring extractive mode only",
+            f"opslens eval: error: {ALL} scores each suite on its own held-out set; drop --data",
             file=sys.stderr,
         )
-        modes = ["extractive"]
-    abstractive = args.suite == "summarization" and "abstractive" in modes
+        return 2
+    suites: list[Suite] = [get(n) for n in names()] if args.suite == ALL else [get(args.suite)]
     try:
-        model = OpsLens.load(
-            args.model_path, backend=args.backend, abstractive=abstractive, engine=args.generator_engine
+        models = runner.load_models(
+            suites,
+            mode=args.mode,
+            model_path=args.model_path,
+            backend=args.backend,
+            engine=args.generator_engine,
+            zero_shot=args.zero_shot,
         )
-        zero_shot = None
-        if abstractive and (args.zero_shot if args.zero_shot is not None else args.mode is None):
-            zero_shot = OpsLens.load(
-                args.model_path,
-                backend=args.backend,
-                abstractive=True,
-                zero_shot=True,
-                engine=args.generator_engine,
-            )
     except (AbstractiveUnavailableError, BaseModelError) as exc:
         print(f"opslens eval: error: {exc}", file=sys.stderr)
         return 2
+    config = RunConfig(
+        modes=models.modes,
+        max_sentences=args.max_sentences,
+        max_words=args.max_words,
+        policy=args.policy,
+        n_bootstrap=args.bootstrap,
+    )
     started = time.perf_counter()
-    per_mode = None
-    if args.suite == "summarization":
-        metrics, baselines, records, per_mode = summarization.run_summarization(
-            model,
-            rows,
-            modes=modes,
-            zero_shot=zero_shot,
-            max_sentences=args.max_sentences,
-            max_words=args.max_words,
-            policy=args.policy,
-            n_bootstrap=args.bootstrap,
+    runs = {
+        s.name: runner.run_suite(
+            s,
+            models,
+            config,
+            data=args.data,
+            limit=args.limit,
+            model_path=args.model_path,
+            backend=args.backend,
+            generator_engine=args.generator_engine,
         )
-    else:
-        metrics, baselines, records = stance.run_stance(model, rows)
-    seconds = time.perf_counter() - started
-    command = "opslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    results = {
-        "suite": args.suite,
-        "mode": modes[0] if args.suite == "summarization" else None,
-        "metrics": metrics,
-        **({"modes": per_mode} if per_mode and len(per_mode) > 1 else {}),
-        "baselines": baselines,
-        "provenance": {
-            "data": _shown(data),
-            "data_sha256": file_sha256(data),
-            "examples": len(rows),
-            "model": model.info.model_dump(),
-            "model_path": str(args.model_path or SHIPPED_ARTIFACT),
-            "config": {
-                "max_sentences": args.max_sentences,
-                "bootstrap": args.bootstrap,
-                "limit": args.limit,
-                **(
-                    {
-                        "max_words": args.max_words,
-                        "policy": args.policy,
-                        "generator_engine": args.generator_engine,
-                    }
-                    if abstractive
-                    else {}
-                ),
-            },
-            "command": command,
-            "seconds": round(seconds, 1),
-            "seconds_per_example": round(seconds / max(len(rows), 1), 4),
-            "libraries": {
-                p: version(p)
-                for p in ("opslens", "torch", "transformers", "rouge-score", "datasets")
-                + (("onnxruntime",) if args.backend == "onnx" else ())
-                + (("ctranslate2",) if abstractive and args.generator_engine == "ct2" else ())
-            },
-            "python": platform.python_version(),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        },
+        for s in suites
     }
-    if args.out:
-        write_run(args.out, results, records)
-    print(markdown(results))
+    by_name = {s.name: s for s in suites}
+    if args.suite == ALL:
+        provenance = _provenance(models, args, time.perf_counter() - started)
+        if args.out:
+            combined = report.write_all(args.out, runs, by_name, provenance)
+        else:
+            combined = report.combine(runs, {}, provenance)
+        print(report.markdown_all(combined, by_name))
+    else:
+        (results, records), suite = runs[args.suite], by_name[args.suite]
+        plots = report.write_run(args.out, results, records, suite) if args.out else []
+        print(report.markdown(results, suite, plots))
     if args.record:
-        folder = args.model_path or SHIPPED_ARTIFACT
-        path = folder / EVALUATION
-        recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        keep = ("rouge1", "rouge2", "rougeLsum", "summary_words_mean", "fnc_score", "accuracy", "macro_f1")
-        # One record per suite, data file and mode, so held-out and full-test figures sit side by
-        # side. The torch encoder is the reference; other backends' figures sit beside it.
-        backend = "" if args.backend == "torch" else f" ({args.backend} encoder)"
-        for mode, figures in (per_mode or {None: metrics}).items():
-            label = f" [{mode}]" if mode == "abstractive" else ""
-            recorded[f"{args.suite}: {data.name}{label}{backend}"] = {
-                "command": command,
-                "data": _shown(data),
-                "data_sha256": results["provenance"]["data_sha256"],
-                "examples": len(rows),
-                "metrics": _kept(figures, keep),
-                "baselines": {n: _kept(b, keep) for n, b in baselines.items()},
-            }
-        path.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
-        write_card(folder)
+        for name, (results, _) in runs.items():
+            runner.record(args.model_path or SHIPPED_ARTIFACT, by_name[name], results, args.backend)
     return 0

@@ -1,18 +1,29 @@
-"""Write an evaluation run: per-example JSONL, results.json (stable keys), report.md."""
+"""Write an evaluation run: per-example JSONL, results.json (stable keys, a schema version),
+report.md and its figures (PNG files beside it).
+
+One suite (`opslens eval SUITE`): predictions.jsonl, results.json, report.md. Every suite
+(`opslens eval all`): predictions_SUITE.jsonl per suite, one results.json holding each suite's
+results as `opslens eval SUITE` writes them, and one report.md with a section per suite.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-HEADLINE = {
-    "summarization": ("rouge1", "rouge2", "rougeLsum", "summary_words_mean"),
-    "stance": ("fnc_score", "accuracy", "macro_f1"),
-}
+from opslens.model.options import DEFAULT_BACKEND
+
+if TYPE_CHECKING:
+    from opslens.eval.registry import Suite
+
+SCHEMA_VERSION = 1
+"""Of results.json. Raise it when a key is renamed or removed or changes meaning; adding keys is
+compatible."""
 
 
-def _cell(figures: dict[str, Any], key: str) -> str:
+def cell(figures: dict[str, Any], key: str) -> str:
     value = figures.get(key)
     if value is None:
         return "–"
@@ -20,99 +31,108 @@ def _cell(figures: dict[str, Any], key: str) -> str:
     return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
 
 
-def _systems(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def systems(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Table rows: OpsLens (each mode when several ran), then the baselines."""
     modes = results.get("modes") or {results.get("mode") or "": results["metrics"]}
     rows = {(f"**OpsLens {m}**" if m else "**OpsLens**"): f for m, f in modes.items()}
     return {**rows, **results["baselines"]}
 
 
-def _faithfulness_table(systems: dict[str, dict[str, Any]]) -> list[str]:
-    rows = {name: f["faithfulness"] for name, f in systems.items() if "faithfulness" in f}
-    if not rows:
-        return []
-    lines = [
-        "",
-        "Faithfulness (the service's guard; for generators on the text as generated, before the policy):",
-        "",
-        "| system | with >=1 unsupported entity/number | with any unsupported span | spans per summary "
-        "| served with unsupported | policy actions |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, f in rows.items():
-        served = f.get("share_final_with_unsupported")
-        actions = ", ".join(f"{k} {v}" for k, v in f.get("actions", {}).items()) or "–"
-        lines.append(
-            f"| {name} | {100 * f['share_with_unsupported_entity_or_number']:.1f}% "
-            f"| {100 * f['share_with_unsupported']:.1f}% | {f['unsupported_spans_per_summary']:.2f} "
-            f"| {'–' if served is None else f'{100 * served:.1f}%'} | {actions} |"
-        )
-    return lines
-
-
-def markdown(results: dict[str, Any]) -> str:
-    suite = results["suite"]
-    keys = HEADLINE[suite]
+def body(results: dict[str, Any], suite: Suite, plots: Sequence[str] = ()) -> list[str]:
+    """One suite's part of a report: data and model, headline table, the suite's section, figures."""
+    keys = suite.headline
     prov = results["provenance"]
     lines = [
-        f"# OpsLens evaluation: {suite}",
-        "",
         f"Data: `{prov['data']}` ({prov['examples']} examples, sha256 {prov['data_sha256'][:12]}); "
         f"model {prov['model']['name']} {prov['model']['version']}, "
-        f"{prov['model'].get('backend', 'torch')} encoder.",
+        f"{prov['model'].get('backend', DEFAULT_BACKEND)} encoder.",
         "",
         "| system | " + " | ".join(keys) + " |",
         "|---" * (len(keys) + 1) + "|",
     ]
-    systems = _systems(results)
-    for name, figures in systems.items():
+    for name, figures in systems(results).items():
         if any(k in figures for k in keys):
-            lines.append(f"| {name} | " + " | ".join(_cell(figures, k) for k in keys) + " |")
-    main = results["metrics"]
-    if suite == "summarization":
-        lead = next(v for k, v in results["baselines"].items() if k.startswith("lead"))
-        lines.append("")
-        for name, figures in systems.items():
-            if name.startswith("**") and "rouge1" in figures:
-                lines.append(
-                    f"ROUGE-1 ratio {name} / lead: {figures['rouge1'] / max(lead['rouge1'], 1e-9):.3f}"
-                )
-        lines += [
-            "ROUGE: F1 x 100, 95% bootstrap CI in brackets (rouge-score, stemming, Lsum on sentences).",
-            *_faithfulness_table(systems),
-        ]
-    else:
-        lines += [
+            lines.append(f"| {name} | " + " | ".join(cell(figures, k) for k in keys) + " |")
+    lines += suite.section(results)
+    if plots:
+        lines += ["", *(f"![{name.removesuffix('.png')}]({name})" for name in plots)]
+    return lines
+
+
+def markdown(results: dict[str, Any], suite: Suite, plots: Sequence[str] = ()) -> str:
+    return "\n".join(
+        [
+            f"# OpsLens evaluation: {suite.name}",
             "",
-            "Per class (P / R / F1, support):",
+            *body(results, suite, plots),
             "",
-            "| label | P | R | F1 | support |",
-            "|---|---|---|---|---|",
-        ]
-        for lab, c in main["per_class"].items():
-            lines.append(
-                f"| {lab} | {c['precision']:.1f} | {c['recall']:.1f} | {c['f1']:.1f} | {c['support']} |"
-            )
-        conf = main["confusion"]
-        lines += [
+            f"Command: `{results['provenance']['command']}`",
             "",
-            "Confusion (rows gold, columns predicted):",
-            "",
-            "| | " + " | ".join(conf["labels"]) + " |",
-            "|---" * (len(conf["labels"]) + 1) + "|",
         ]
-        lines += [
-            f"| {lab} | " + " | ".join(str(x) for x in row) + " |"
-            for lab, row in zip(conf["labels"], conf["matrix"], strict=True)
-        ]
+    )
+
+
+def markdown_all(combined: dict[str, Any], suites: Mapping[str, Suite]) -> str:
+    prov = combined["provenance"]
+    model = prov["model"]
+    lines = [
+        "# OpsLens evaluation",
+        "",
+        f"Model {model['name']} {model['version']}, {model.get('backend', DEFAULT_BACKEND)} encoder"
+        + (f", generator {model['generator']}" if model.get("generator") else "")
+        + f"; {len(combined['suites'])} suites on their committed held-out sets in {prov['seconds']} s.",
+    ]
+    for name, results in combined["suites"].items():
+        lines += ["", f"## {name}", "", *body(results, suites[name], combined["plots"].get(name, ()))]
     lines += ["", f"Command: `{prov['command']}`", ""]
     return "\n".join(lines)
 
 
-def write_run(out: Path, results: dict[str, Any], records: list[dict[str, Any]]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:
+def _write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
         for rec in records:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(markdown(results), encoding="utf-8")
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def write_run(out: Path, results: dict[str, Any], records: list[dict[str, Any]], suite: Suite) -> list[str]:
+    """One suite's run into `out`; returns the names of the figures written."""
+    out.mkdir(parents=True, exist_ok=True)
+    _write_records(out / "predictions.jsonl", records)
+    plots = suite.plots(results, out)
+    _write_json(out / "results.json", results)
+    (out / "report.md").write_text(markdown(results, suite, plots), encoding="utf-8")
+    return plots
+
+
+Runs = Mapping[str, tuple[dict[str, Any], list[dict[str, Any]]]]
+"""Suite name -> (results, per-example records)."""
+
+
+def combine(runs: Runs, plots: Mapping[str, list[str]], provenance: dict[str, Any]) -> dict[str, Any]:
+    """The results.json of `opslens eval all`: each suite's results as `opslens eval SUITE`
+    writes them, the figures drawn for each, and the run's provenance."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "suites": {name: results for name, (results, _) in runs.items()},
+        "plots": dict(plots),
+        "provenance": provenance,
+    }
+
+
+def write_all(
+    out: Path, runs: Runs, suites: Mapping[str, Suite], provenance: dict[str, Any]
+) -> dict[str, Any]:
+    """Every suite's run into `out`, one results.json and one report.md; returns the results."""
+    out.mkdir(parents=True, exist_ok=True)
+    plots = {}
+    for name, (results, records) in runs.items():
+        _write_records(out / f"predictions_{name}.jsonl", records)
+        plots[name] = suites[name].plots(results, out)
+    combined = combine(runs, plots, provenance)
+    _write_json(out / "results.json", combined)
+    (out / "report.md").write_text(markdown_all(combined, suites), encoding="utf-8")
+    return combined

@@ -1,5 +1,5 @@
 """Summarization suite: the model's modes against lead-3, random-3 and (abstractive) the
-zero-shot base generator, on the same articles.
+zero-shot base generator, on the same articles; its report section and figure.
 
 Every summary comes from the public `OpsLens.analyze_batch`; baselines read the same
 cleaned sentences (`parse_document`), so the comparison is about choice, not cleaning.
@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from opslens.eval import plots
 from opslens.eval.faithfulness import figures
+from opslens.eval.registry import DATA, Outcome, RunConfig, Suite, register
+from opslens.eval.report import systems
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example, rouge_with_ci
 from opslens.model.faithfulness import check
 from opslens.model.options import DEFAULT_MAX_SENTENCES, DEFAULT_MAX_WORDS, DEFAULT_POLICY, Mode, Policy
@@ -178,3 +182,84 @@ def run_summarization(
         rec["lead_rouge1"] = round(per_lead[i]["rouge1"], 3)
         records.append(rec)
     return per_mode[modes[0]], baselines, records, per_mode
+
+
+def _run(
+    model: OpsLens, zero_shot: OpsLens | None, rows: Sequence[dict[str, Any]], config: RunConfig
+) -> Outcome:
+    metrics, baselines, records, per_mode = run_summarization(
+        model,
+        rows,
+        modes=config.modes,
+        zero_shot=zero_shot,
+        max_sentences=config.max_sentences,
+        max_words=config.max_words,
+        policy=config.policy,
+        n_bootstrap=config.n_bootstrap,
+    )
+    return Outcome(metrics, baselines, records, per_mode)
+
+
+def _faithfulness_table(rows: dict[str, dict[str, Any]]) -> list[str]:
+    rows = {name: f["faithfulness"] for name, f in rows.items() if "faithfulness" in f}
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Faithfulness (the service's guard; for generators on the text as generated, before the policy):",
+        "",
+        "| system | with >=1 unsupported entity/number | with any unsupported span | spans per summary "
+        "| served with unsupported | policy actions |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, f in rows.items():
+        served = f.get("share_final_with_unsupported")
+        actions = ", ".join(f"{k} {v}" for k, v in f.get("actions", {}).items()) or "–"
+        lines.append(
+            f"| {name} | {100 * f['share_with_unsupported_entity_or_number']:.1f}% "
+            f"| {100 * f['share_with_unsupported']:.1f}% | {f['unsupported_spans_per_summary']:.2f} "
+            f"| {'–' if served is None else f'{100 * served:.1f}%'} | {actions} |"
+        )
+    return lines
+
+
+def section(results: dict[str, Any]) -> list[str]:
+    rows = systems(results)
+    lead = next(v for k, v in results["baselines"].items() if k.startswith("lead"))
+    lines = [""]
+    for name, scored in rows.items():
+        if name.startswith("**") and "rouge1" in scored:
+            lines.append(f"ROUGE-1 ratio {name} / lead: {scored['rouge1'] / max(lead['rouge1'], 1e-9):.3f}")
+    return [
+        *lines,
+        "ROUGE: F1 x 100, 95% bootstrap CI in brackets (rouge-score, stemming, Lsum on sentences).",
+        *_faithfulness_table(rows),
+    ]
+
+
+def draw(results: dict[str, Any], out: Path) -> list[str]:
+    scored = {name: f for name, f in systems(results).items() if "rouge1" in f}
+    name = "summarization_rouge.png"
+    plots.bars_with_ci(
+        out / name,
+        scored,
+        ROUGE_TYPES,
+        title=f"ROUGE on {results['provenance']['examples']} articles (95% bootstrap CI)",
+        ylabel="F1 x 100",
+    )
+    return [name]
+
+
+SUITE = register(
+    Suite(
+        name="summarization",
+        description="news summaries against lead-k, random-k and the zero-shot generator",
+        data=DATA / "news_heldout.jsonl.gz",
+        fields=FIELDS,
+        headline=("rouge1", "rouge2", "rougeLsum", "summary_words_mean"),
+        run=_run,
+        section=section,
+        plots=draw,
+        summarizes=True,
+    )
+)
