@@ -331,8 +331,7 @@ def assert_abstractive_result(page: Page, result: dict) -> None:
 def test_abstractive_summary_streams_then_shows_the_checked_result(
     page: Page, live_server: str, example_text: str, tmp_path: Path
 ) -> None:
-    if info_of(live_server)["model"]["generator"] is None:
-        pytest.skip(NO_GENERATOR)
+    assert info_of(live_server)["model"]["generator"] is not None, NO_GENERATOR
     choose_abstractive(page, max_words=30, policy="flag")
     page.evaluate(WATCH_DRAFT)
     with page.expect_request("**/summarize/stream") as request:
