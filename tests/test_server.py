@@ -7,15 +7,25 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from opslens.eval.loadgen import drive, percentile, require_loopback
 
-pytestmark = pytest.mark.slow
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    """Poll another process's state (here its /metrics) until `condition` holds; fail, not carry
+    on, if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened within {timeout_s:g} s: {what}")
+        time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_server_serves_the_example_article(serve, example_text: str) -> None:
     with serve() as server:
         base = server.url
@@ -36,6 +46,7 @@ def test_server_serves_the_example_article(serve, example_text: str) -> None:
         assert "opslens_requests_total" in httpx.get(f"{base}/metrics", timeout=10).text
 
 
+@pytest.mark.slow
 def test_sigterm_drains_in_flight_requests(serve, example_text: str) -> None:
     """Graceful shutdown: a request already being served is answered, then the process exits;
     the log is JSON lines, and no article text is in it."""
@@ -49,13 +60,11 @@ def test_sigterm_drains_in_flight_requests(serve, example_text: str) -> None:
             )
         )
         sender.start()
-        # Wait until the batch is in the model (the queue gauge drops back to 0 once it is taken).
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            metrics = httpx.get(f"{base}/metrics", timeout=5).text
-            if "opslens_queue_wait_seconds_count 1.0" in metrics:
-                break
-            time.sleep(0.05)
+        # The signal goes once the batch is in the model: its queue wait has been observed.
+        wait_until(
+            lambda: "opslens_queue_wait_seconds_count 1.0" in httpx.get(f"{base}/metrics", timeout=5).text,
+            "the batch taken by the model",
+        )
         proc.send_signal(signal.SIGTERM)
         sender.join(120)
         assert answer["r"].status_code == 200
@@ -72,6 +81,7 @@ def test_sigterm_drains_in_flight_requests(serve, example_text: str) -> None:
     assert "Bakhmut" not in "\n".join(log)
 
 
+@pytest.mark.slow
 def test_load_generator_counts_what_the_server_answers(serve, example_text: str) -> None:
     with serve(OPSLENS_SERVING__MAX_QUEUED_ARTICLES="2", OPSLENS_LIMITS__MAX_BATCH_ITEMS="2") as server:
         base = server.url
