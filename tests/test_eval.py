@@ -88,3 +88,47 @@ def test_eval_accepts_plain_jsonl(tmp_path: Path) -> None:
     plain.write_text("\n".join(lines) + "\n", encoding="utf-8")
     results = _run("stance", tmp_path / "out", "--data", str(plain))
     assert results["provenance"]["examples"] == 30
+
+
+def test_eval_all_writes_one_report_with_figures(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from opslens.eval.report import SCHEMA_VERSION
+    from opslens.eval.suites import names
+
+    args = [
+        "eval",
+        "all",
+        "--out",
+        str(tmp_path),
+        "--limit",
+        "6",
+        "--bootstrap",
+        "50",
+        "--mode",
+        "extractive",
+    ]
+    assert main(args) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["schema_version"] == SCHEMA_VERSION and set(results["suites"]) == set(names())
+    for name, suite in results["suites"].items():
+        # Each suite's results as `opslens eval SUITE` writes them, on its committed held-out set.
+        assert suite["suite"] == name and suite["schema_version"] == SCHEMA_VERSION
+        assert {"metrics", "baselines", "provenance"} <= set(suite) and suite["provenance"]["examples"] == 6
+        assert suite["provenance"]["data"].endswith(DEFAULT_DATA[name].name)
+        assert len((tmp_path / f"predictions_{name}.jsonl").read_text().splitlines()) == 6
+    assert results["suites"]["summarization"]["mode"] == "extractive"
+    assert "rouge1" in results["suites"]["summarization"]["metrics"]
+    assert 0 <= results["suites"]["stance"]["metrics"]["calibration"]["ece"] <= 100
+    assert results["provenance"]["model"]["name"] and "matplotlib" in results["provenance"]["libraries"]
+    report = (tmp_path / "report.md").read_text()
+    for name, plots in results["plots"].items():
+        assert f"## {name}" in report and plots
+        for plot in plots:
+            assert f"]({plot})" in report
+            with Image.open(tmp_path / plot) as image:
+                assert image.format == "PNG"
+                image.verify()
+    assert {"stance_confusion.png", "stance_reliability.png", "summarization_rouge.png"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
