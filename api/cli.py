@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from opslens.api.logs import logging_config
     from opslens.api.settings import Settings
     from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, verify_artifact
-    from opslens.model.generator import BaseModelError, base_gguf
+    from opslens.model.base_model import BaseModelError, base_gguf
     from opslens.model.pipeline import COMPONENTS
 
     overrides = {

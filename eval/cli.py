@@ -92,7 +92,7 @@ def _provenance(models: runner.Models, args: argparse.Namespace, seconds: float)
 
 
 def run(args: argparse.Namespace) -> int:
-    from opslens.model.generator import BaseModelError
+    from opslens.model.base_model import BaseModelError
     from opslens.model.pipeline import AbstractiveUnavailableError
 
     if args.suite == ALL and args.data:

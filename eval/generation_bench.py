@@ -111,8 +111,8 @@ def read_article(path: Path) -> str:
 
 def default_artifact() -> Path | None:
     """The shipped artifact when it has an abstractive adapter, else None (the bare base)."""
+    from opslens.model.adapter import COMPONENT
     from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, read_manifest
-    from opslens.model.generator import COMPONENT
 
     try:
         return SHIPPED_ARTIFACT if COMPONENT in read_manifest(SHIPPED_ARTIFACT).components else None

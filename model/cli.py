@@ -88,9 +88,11 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def _prepare_generator(args: argparse.Namespace) -> int:
+    from opslens.model.adapter import COMPONENT
     from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, read_manifest
-    from opslens.model.ct2_engine import EngineBuildError
-    from opslens.model.generator import COMPONENT, BaseModelError, Generator, default_cache, prepare_base
+    from opslens.model.base_model import BaseModelError, default_cache, prepare_base
+    from opslens.model.ct2_engine import CT2Engine, EngineBuildError
+    from opslens.model.generator import Generator
 
     base = default_cache(args.cache_dir)
     folder = args.model_path or SHIPPED_ARTIFACT
@@ -106,13 +108,14 @@ def _prepare_generator(args: argparse.Namespace) -> int:
     except (BaseModelError, EngineBuildError, ArtifactError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    assert isinstance(generator.engine, CT2Engine)  # engine="ct2" above
     print(base)
     print(generator.engine.folder)
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from opslens.model.generator import BaseModelError
+    from opslens.model.base_model import BaseModelError
     from opslens.model.pipeline import AbstractiveUnavailableError, NoSentencesError, OpsLens
 
     if args.max_sentences < 1:

@@ -127,7 +127,8 @@ class OpsLens:
         )
         generator = None
         if abstractive:
-            from opslens.model.generator import Generator, default_cache
+            from opslens.model.base_model import default_cache
+            from opslens.model.generator import Generator
 
             if not zero_shot and ABSTRACTIVE not in manifest.components:
                 raise AbstractiveUnavailableError(

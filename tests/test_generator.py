@@ -117,7 +117,7 @@ def test_converted_engine_is_hash_checked(fast, tmp_path: Path) -> None:
 @pytest.mark.slow
 @needs_base
 def test_prepared_base_is_hash_checked(base, tmp_path: Path) -> None:
-    from opslens.model.generator import PREPARED, BaseModelError, default_cache, load_base
+    from opslens.model.base_model import PREPARED, BaseModelError, default_cache, load_base
 
     meta = json.loads((default_cache() / PREPARED).read_text())
     assert len(meta["source_sha256"]) == 64 and meta["dtype"] == "float32"

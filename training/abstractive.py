@@ -17,10 +17,11 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from opslens.model.adapter import COMPONENT, lora_config
 from opslens.model.artifact import init_artifact, save_component_state
+from opslens.model.base_model import base_version, load_base
 from opslens.model.card import write_card
 from opslens.model.faithfulness import ArticleFacts, unsupported_spans
-from opslens.model.generator import COMPONENT, base_version, load_base, lora_config
 from opslens.model.prompt import build_prompt, length_bucket
 from opslens.model.text import split_sentences
 from opslens.training.config import AbstractiveTrainConfig

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from opslens.model.adapter import AbstractiveConfig
 from opslens.model.extractive import ExtractiveConfig
-from opslens.model.generator import AbstractiveConfig
 from opslens.model.options import DEFAULT_MAX_SENTENCES
 from opslens.model.stance import StanceConfig
 
