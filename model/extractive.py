@@ -15,6 +15,9 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
+from opslens.model.results import SummarySentence
+from opslens.model.text import Sentence, words
+
 
 class ExtractiveConfig(BaseModel):
     input_dim: int = 384
@@ -88,3 +91,22 @@ def pad_documents(docs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Ten
     for i, d in enumerate(docs):
         out[i, : len(d)], mask[i, : len(d)] = d, True
     return out, mask
+
+
+def summarize(
+    scorer: ExtractiveScorer, sentences: Sequence[Sentence], vectors: torch.Tensor, max_sentences: int
+) -> list[SummarySentence]:
+    """One article's extractive summary: its sentences scored, chosen and returned in order."""
+    padded, mask = pad_documents([vectors])
+    scores = torch.sigmoid(scorer(padded, mask))[0].tolist()
+    chosen = select_sentences(scores, [words(s.text) for s in sentences], max_sentences)
+    return [
+        SummarySentence(
+            index=i,
+            text=sentences[i].text,
+            start=sentences[i].start,
+            end=sentences[i].end,
+            score=round(scores[i], 4),
+        )
+        for i in chosen
+    ]

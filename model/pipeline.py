@@ -15,9 +15,8 @@ import torch
 
 from opslens.model.artifact import SHIPPED_ARTIFACT, load_component, verify_artifact
 from opslens.model.encoder import ENCODER_NAME, Encoder, load_encoder
-from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, pad_documents, select_sentences
+from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, summarize
 from opslens.model.faithfulness import check
-from opslens.model.labels import STANCE_READINGS
 from opslens.model.options import (
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
@@ -32,16 +31,13 @@ from opslens.model.options import (
 )
 from opslens.model.results import (
     Analysis,
-    Evidence,
     GenerationInfo,
     ModelInfo,
-    Stance,
-    SummarySentence,
     Timings,
     Truncation,
 )
-from opslens.model.stance import StanceClassifier, StanceConfig, collate, stance_input
-from opslens.model.text import Document, Sentence, parse_document, words
+from opslens.model.stance import StanceClassifier, StanceConfig, claim_stances
+from opslens.model.text import Document, parse_document
 
 if TYPE_CHECKING:
     from opslens.model.generator import Generation, Generator
@@ -229,10 +225,10 @@ class OpsLens:
             cursor += len(sents) + len(claims)
 
             t2 = time.perf_counter()
-            picked = self._summarize(sents, sent_vecs, req.max_sentences)
+            picked = summarize(self.scorer, sents, sent_vecs, req.max_sentences)
             summarize_ms = _ms(t2)
             t3 = time.perf_counter()
-            stances = self._stances(claims, claim_vecs, sents, sent_vecs)
+            stances = claim_stances(self.stance, claims, claim_vecs, sents, sent_vecs)
             stance_ms = _ms(t3)
 
             truncated = len(doc.sentences) > len(sents)
@@ -355,52 +351,6 @@ class OpsLens:
     @staticmethod
     def _claims(req: AnalysisRequest) -> list[str]:
         return ([req.title] if req.title else []) + list(req.claims)
-
-    def _summarize(
-        self, sents: Sequence[Sentence], vecs: torch.Tensor, max_sentences: int
-    ) -> list[SummarySentence]:
-        padded, mask = pad_documents([vecs])
-        scores = torch.sigmoid(self.scorer(padded, mask))[0].tolist()
-        chosen = select_sentences(scores, [words(s.text) for s in sents], max_sentences)
-        return [
-            SummarySentence(
-                index=i, text=sents[i].text, start=sents[i].start, end=sents[i].end, score=round(scores[i], 4)
-            )
-            for i in chosen
-        ]
-
-    def _stances(
-        self, claims: list[str], claim_vecs: torch.Tensor, sents: Sequence[Sentence], sent_vecs: torch.Tensor
-    ) -> list[Stance]:
-        if not claims:
-            return []
-        texts = [s.normalized for s in sents]
-        batch = collate(
-            [stance_input(c, v, texts, sent_vecs) for c, v in zip(claims, claim_vecs, strict=True)]
-        )
-        logits, weights = self.stance(**batch)
-        probs = self.stance.probabilities(logits)
-        labels = self.stance.config.labels
-        out = []
-        for claim, p, w in zip(claims, probs, weights, strict=True):
-            label = labels[int(p.argmax())]
-            best = int(w.argmax())
-            evidence = None
-            if label != "unrelated":
-                s = sents[best]
-                evidence = Evidence(
-                    index=best, text=s.text, start=s.start, end=s.end, weight=round(float(w[best]), 4)
-                )
-            out.append(
-                Stance(
-                    claim=claim,
-                    label=label,
-                    reading=STANCE_READINGS[label],
-                    probabilities={lab: round(float(x), 4) for lab, x in zip(labels, p, strict=True)},
-                    evidence=evidence,
-                )
-            )
-        return out
 
 
 def _article(doc: Document) -> str:

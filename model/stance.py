@@ -8,17 +8,21 @@ validation data, so the probabilities are calibrated.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from pydantic import BaseModel
 from torch import nn
 
-from opslens.model.labels import STANCE_LABELS
+from opslens.model.labels import STANCE_LABELS, STANCE_READINGS
 from opslens.model.lexical import (
     PAIR_FEATURES,
     SENTENCE_FEATURES,
     pair_features,
     sentence_features,
 )
+from opslens.model.results import Evidence, Stance
+from opslens.model.text import Sentence
 
 
 class StanceConfig(BaseModel):
@@ -116,3 +120,42 @@ def collate(items: list[StanceInput]) -> dict[str, torch.Tensor]:
         "pair_lex": torch.stack([it.pair_lex for it in items]),
         "mask": mask,
     }
+
+
+def claim_stances(
+    classifier: StanceClassifier,
+    claims: list[str],
+    claim_vecs: torch.Tensor,
+    sentences: Sequence[Sentence],
+    sentence_vecs: torch.Tensor,
+) -> list[Stance]:
+    """The article's stance toward each claim, with the sentence that weighed most as evidence."""
+    if not claims:
+        return []
+    texts = [s.normalized for s in sentences]
+    batch = collate(
+        [stance_input(c, v, texts, sentence_vecs) for c, v in zip(claims, claim_vecs, strict=True)]
+    )
+    logits, weights = classifier(**batch)
+    probs = classifier.probabilities(logits)
+    labels = classifier.config.labels
+    out = []
+    for claim, p, w in zip(claims, probs, weights, strict=True):
+        label = labels[int(p.argmax())]
+        best = int(w.argmax())
+        evidence = None
+        if label != "unrelated":
+            s = sentences[best]
+            evidence = Evidence(
+                index=best, text=s.text, start=s.start, end=s.end, weight=round(float(w[best]), 4)
+            )
+        out.append(
+            Stance(
+                claim=claim,
+                label=label,
+                reading=STANCE_READINGS[label],
+                probabilities={lab: round(float(x), 4) for lab, x in zip(labels, p, strict=True)},
+                evidence=evidence,
+            )
+        )
+    return out
