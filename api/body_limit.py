@@ -10,6 +10,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from opslens.api.errors import error_body
+
 
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -17,18 +19,8 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "detail": [
-                    {
-                        "loc": ["body"],
-                        "type": "body_too_large",
-                        "msg": f"request body exceeds the limit of {self.max_bytes} bytes "
-                        "(limits.max_body_bytes)",
-                    }
-                ]
-            }
-        ).encode()
+        msg = f"request body exceeds the limit of {self.max_bytes} bytes (limits.max_body_bytes)"
+        body = json.dumps(error_body((["body"], msg, "body_too_large"))).encode()
         await send(
             {
                 "type": "http.response.start",
