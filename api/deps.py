@@ -1,0 +1,91 @@
+"""What routes need from the running service, as `Annotated` dependencies.
+
+`create_app` puts the shared objects on `app.state` (settings, metrics, key guard, stream
+slots, and the model once loaded); these read them back for each request, so routes take
+them as parameters instead of closing over them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials
+
+from opslens.api.errors import ApiError
+from opslens.api.metrics import Metrics
+from opslens.api.security import KeyGuard, api_key_header, bearer
+from opslens.api.settings import Settings
+from opslens.model.pipeline import OpsLens
+
+
+class StreamSlots:
+    """At most `limit` streams decode at once. A slot is taken without waiting: a full house
+    answers 429, it does not queue."""
+
+    def __init__(self, limit: int, on_full: Callable[[], None] = lambda: None) -> None:
+        self.limit = limit
+        self._free = threading.BoundedSemaphore(limit)
+        self._on_full = on_full
+
+    @contextmanager
+    def take(self) -> Iterator[None]:
+        if not self._free.acquire(blocking=False):
+            self._on_full()
+            msg = f"too many streams in progress (abstractive.max_streams={self.limit})"
+            raise ApiError(429, [], msg, "streams_full", {"Retry-After": "2"})
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+def get_guard(request: Request) -> KeyGuard:
+    return request.app.state.guard
+
+
+def get_model(request: Request) -> OpsLens:
+    loaded = request.app.state.model
+    if loaded is None:
+        raise HTTPException(503, "model not loaded yet")
+    return loaded
+
+
+def get_stream_slots(request: Request) -> StreamSlots:
+    return request.app.state.streams
+
+
+def get_client(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    header: Annotated[str | None, Depends(api_key_header)],
+) -> str:
+    """Checks the key, counts the request against the rate limit, returns the client id."""
+    guard = get_guard(request)
+    if guard.enabled:
+        client = guard.check(header or (credentials.credentials if credentials else None))
+    else:
+        client = f"ip:{request.client.host if request.client else 'unknown'}"
+    guard.take(client)
+    return client
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+AppMetrics = Annotated[Metrics, Depends(get_metrics)]
+Guard = Annotated[KeyGuard, Depends(get_guard)]
+Model = Annotated[OpsLens, Depends(get_model)]
+"""The loaded pipeline; 503 before it is."""
+Client = Annotated[str, Depends(get_client)]
+"""The caller's id (its API key's index, or its address when keys are off); 401 and 429 here."""
+Streams = Annotated[StreamSlots, Depends(get_stream_slots)]
