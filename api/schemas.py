@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from opslens.api.settings import Abstractive, Limits, Serving
 from opslens.model.options import Mode, Policy
+from opslens.model.pipeline import AnalysisRequest
 from opslens.model.results import Analysis
 
 
@@ -75,6 +76,18 @@ def request_models(
             for claim in claims:
                 _not_blank(claim)
             return claims
+
+        def analysis_request(self) -> AnalysisRequest:
+            """What the pipeline is asked for: this body, field by field."""
+            return AnalysisRequest(
+                text=self.text,
+                title=self.title,
+                claims=tuple(self.claims),
+                max_sentences=self.max_sentences,
+                mode=self.mode,
+                max_words=self.max_words,
+                policy=self.faithfulness_policy,
+            )
 
     class BatchRequest(BaseModel):
         model_config = ConfigDict(extra="forbid", title="BatchRequest")

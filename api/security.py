@@ -10,11 +10,9 @@ import hashlib
 import hmac
 import math
 import time
-from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import HTTPException
+from fastapi.security import APIKeyHeader, HTTPBearer
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -68,21 +66,3 @@ class KeyGuard:
         if not self._limiter.hit(self._limit, client):
             reset, _ = self._limiter.get_window_stats(self._limit, client)
             raise RateLimitedError(max(1, math.ceil(reset - time.time())), self._limit_text)
-
-
-def authorization(guard: KeyGuard) -> Callable[..., str]:
-    """A FastAPI dependency: checks the key, counts the request, returns the client id."""
-
-    def authorize(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        header: Annotated[str | None, Depends(api_key_header)],
-    ) -> str:
-        if guard.enabled:
-            client = guard.check(header or (credentials.credentials if credentials else None))
-        else:
-            client = f"ip:{request.client.host if request.client else 'unknown'}"
-        guard.take(client)
-        return client
-
-    return authorize
