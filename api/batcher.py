@@ -1,11 +1,15 @@
 """A bounded queue in front of the model that groups concurrent requests into one model call.
 
-One worker runs the model in its own thread, one call at a time (the model already uses
-every core for one call). While it runs, new requests wait in the queue; the next call takes
-as many as fit in `max_batch_articles`, so throughput rises with load while a lone request
-goes straight through. When `max_queued_articles` are waiting, or the queue ahead would take
-longer than the request's timeout at the measured pace, `submit` refuses at once (the API
-answers 429) instead of letting latency pile up into 504s.
+One worker runs the queued work in its own thread, one batched call at a time (the model
+already uses every core for one call). While it runs, new requests wait in the queue; the
+next call takes as many as fit in `max_batch_articles`, so throughput rises with load while a
+lone request goes straight through. When `max_queued_articles` are waiting, or the queue ahead
+would take longer than the request's timeout at the measured pace, `submit` refuses at once
+(the API answers 429) instead of letting latency pile up into 504s.
+
+Streamed summaries (POST /summarize/stream) do not pass through this queue: each decodes in
+a thread of its own, at most `abstractive.max_streams` at once, beside the batched calls, and
+the pace measured here does not count them.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ from opslens.api.observe import Outcome
 from opslens.model.results import Analysis
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+REFUSALS = ("queue_full", "streams_full", "timeout", "client_gone", "rate_limited", "shutting_down")
+"""Every `reason` the API counts in opslens_refused_total (a 401 is not one of them:
+opslens_requests_total has it, by status)."""
 
 
 class Metrics:
@@ -37,8 +40,7 @@ class Metrics:
         )
         self.refused = Counter(
             "opslens_refused_total",
-            "Requests refused or abandoned: queue_full, timeout, client_gone, rate_limited, unauthorized, "
-            "shutting_down",
+            f"Requests refused or abandoned: {', '.join(REFUSALS)}",
             ["reason"],
             registry=r,
         )
