@@ -18,15 +18,13 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from opslens.model.adapter import COMPONENT, lora_config
-from opslens.model.artifact import init_artifact, save_component_state
 from opslens.model.base_model import base_version, load_base
-from opslens.model.card import write_card
 from opslens.model.faithfulness import ArticleFacts, unsupported_spans
 from opslens.model.prompt import build_prompt, length_bucket
 from opslens.model.text import split_sentences
 from opslens.training.config import AbstractiveTrainConfig
 from opslens.training.data import load_splits
-from opslens.training.loop import Task, fit, training_record
+from opslens.training.loop import Task, fit, start_run, training_record, write_component
 
 IGNORE = -100  # label value the loss skips
 
@@ -118,9 +116,7 @@ def validation_loss(model: nn.Module, items: list[Example], pad_id: int, batch_s
 def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, command: str = "") -> Path:
     from peft import get_peft_model, get_peft_model_state_dict
 
-    started = time.time()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    started = start_run(cfg)
     fields = (cfg.article_field, cfg.summary_field)
     train_ds, val_ds, data = load_splits(cfg, fields)
 
@@ -160,10 +156,9 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
     result = fit(task, cfg, resume=resume)
     model.load_state_dict(result.best_state, strict=False)
 
-    init_artifact(cfg.output_dir, cfg.artifact_name, cfg.artifact_version)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    save_component_state(
-        cfg.output_dir,
+    return write_component(
+        cfg,
         COMPONENT,
         get_peft_model_state_dict(model),
         model_cfg,
@@ -186,5 +181,3 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
             dropped_unsupported_references=cfg.drop_unsupported_references,
         ),
     )
-    write_card(cfg.output_dir)
-    return cfg.output_dir

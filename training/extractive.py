@@ -15,8 +15,6 @@ from torch import nn
 from tqdm import tqdm
 
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example
-from opslens.model.artifact import init_artifact, save_component
-from opslens.model.card import write_card
 from opslens.model.encoder import SentenceEncoder
 from opslens.model.extractive import ExtractiveScorer, pad_documents, select_sentences
 from opslens.model.text import words
@@ -24,7 +22,7 @@ from opslens.training import distributed
 from opslens.training.config import ExtractiveTrainConfig
 from opslens.training.data import load_splits, rows_key
 from opslens.training.features import encode_articles
-from opslens.training.loop import Task, fit, training_record
+from opslens.training.loop import Task, fit, start_run, training_record, write_component
 from opslens.training.oracle import greedy_oracle
 
 
@@ -54,9 +52,7 @@ def _loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, command: str = "") -> Path:
-    started = time.time()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    started = start_run(cfg)
     fields = (cfg.article_field, cfg.summary_field)
     train_ds, val_ds, data = load_splits(cfg, fields)
 
@@ -110,13 +106,10 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
     result = fit(Task(model, items, _collate, _loss, evaluate, "rouge_mean"), cfg, resume=resume)
     model.load_state_dict(result.best_state)
 
-    if not distributed.is_main():
-        return cfg.output_dir
-    init_artifact(cfg.output_dir, cfg.artifact_name, cfg.artifact_version, encoder.window_tokens)
-    save_component(
-        cfg.output_dir,
+    return write_component(
+        cfg,
         "extractive",
-        model,
+        model.state_dict(),
         cfg.model,
         training_record(
             cfg,
@@ -133,6 +126,5 @@ def train_extractive(cfg: ExtractiveTrainConfig, *, resume: bool = False, comman
             started=started,
             train_articles_used=len(items),
         ),
+        window_tokens=encoder.window_tokens,
     )
-    write_card(cfg.output_dir)
-    return cfg.output_dir

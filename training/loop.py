@@ -1,6 +1,7 @@
-"""The one training loop both trainers use: shuffled mini-batches, AdamW with linear
+"""The one training loop every trainer uses: shuffled mini-batches, AdamW with linear
 warm-up/decay, periodic evaluation and checkpoints, `--resume` from the last checkpoint,
-metrics logged as JSON lines in the run folder."""
+metrics logged as JSON lines in the run folder. Also the steps around it that the trainers
+share: the run's set-up (`start_run`) and writing the result (`write_component`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from opslens.model.artifact import init_artifact, save_component_state
+from opslens.model.card import write_card
 from opslens.training import distributed
 from opslens.training.checkpoint import load_checkpoint, save_checkpoint
 from opslens.training.config import TrainConfig
@@ -59,6 +63,14 @@ def trained_state(model: nn.Module, trainable_only: bool) -> dict[str, torch.Ten
         return state
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     return {k: v for k, v in state.items() if k in names}
+
+
+def start_run(cfg: TrainConfig) -> float:
+    """The set-up every trainer starts with (torch's thread count); returns the start time
+    that `training_record` reports the run's wall time from."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    return time.time()
 
 
 def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
@@ -211,3 +223,22 @@ def training_record(
         **extra,
         "metrics": {k: round(v, 3) for k, v in result.best_metrics.items()},
     }
+
+
+def write_component(
+    cfg: TrainConfig,
+    name: str,
+    state: dict[str, torch.Tensor],
+    config: BaseModel,
+    training: dict[str, Any],
+    *,
+    window_tokens: int = 256,
+) -> Path:
+    """Rank 0 writes the trained component into the artifact folder (created if new, with the
+    encoder's `window_tokens` in its manifest) and re-renders the model card; other ranks, which
+    trained the same weights, write nothing. Returns the artifact folder."""
+    if distributed.is_main():
+        init_artifact(cfg.output_dir, cfg.artifact_name, cfg.artifact_version, window_tokens)
+        save_component_state(cfg.output_dir, name, state, config, training)
+        write_card(cfg.output_dir)
+    return cfg.output_dir

@@ -19,15 +19,13 @@ from tqdm import tqdm
 
 from opslens.corpus import describe, load_table
 from opslens.eval.stance_metrics import stance_metrics
-from opslens.model.artifact import init_artifact, save_component
-from opslens.model.card import write_card
 from opslens.model.encoder import SentenceEncoder
 from opslens.model.stance import StanceClassifier, StanceInput, collate, stance_input
 from opslens.training import distributed
 from opslens.training.config import StanceTrainConfig
 from opslens.training.data import rows_key, story_split
 from opslens.training.features import encode_articles
-from opslens.training.loop import Task, fit, training_record
+from opslens.training.loop import Task, fit, start_run, training_record, write_component
 
 Item = tuple[StanceInput, int]
 
@@ -100,9 +98,7 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str = "") -> Path:
-    started = time.time()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    started = start_run(cfg)
     fields = (cfg.headline_field, cfg.body_field, cfg.label_field)
     train_ds = load_table(cfg.train_file, fields, cfg.max_train_examples, sample_seed=cfg.seed)
     val_ds = load_table(cfg.validation_file, fields, cfg.max_validation_examples, sample_seed=cfg.seed)
@@ -162,13 +158,10 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
     ece_after = _ece((val_logits / temperature).softmax(-1), val_targets)
     model.config = cfg.model.model_copy(update={"temperature": round(temperature, 4)})
 
-    if not distributed.is_main():
-        return cfg.output_dir
-    init_artifact(cfg.output_dir, cfg.artifact_name, cfg.artifact_version, encoder.window_tokens)
-    save_component(
-        cfg.output_dir,
+    return write_component(
+        cfg,
         "stance",
-        model,
+        model.state_dict(),
         model.config,
         training_record(
             cfg,
@@ -189,6 +182,5 @@ def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str =
             ece_validation_before=round(ece_before, 2),
             ece_validation_after=round(ece_after, 2),
         ),
+        window_tokens=encoder.window_tokens,
     )
-    write_card(cfg.output_dir)
-    return cfg.output_dir
