@@ -1,4 +1,4 @@
-"""`opslens batch IN.jsonl OUT.jsonl [--engine local|ray]`: analyse a JSONL corpus, one
+"""`opslens batch IN.jsonl OUT.jsonl [--engine local|ray]`: analyze a JSONL corpus, one
 output line per input line."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from opslens.model.options import BATCH_ENGINES, DEFAULT_BATCH_ENGINE, DEFAULT_M
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "batch",
-        help="analyse a JSONL file of articles (locally or on Ray) into a JSONL file of results",
+        help="analyze a JSONL file of articles (locally or on Ray) into a JSONL file of results",
         description=__doc__,
     )
     p.add_argument("input", type=Path, help='JSONL: one {"id", "text", "title", "claims", ...} per line')
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         max_sentences=args.max_sentences_column,
     )
     if args.engine == "ray":
-        from opslens.batch.ray_engine import analyse_file_ray
+        from opslens.batch.ray_engine import analyze_file_ray
         from opslens.ray_extra import RayMissingError, require_ray
 
         try:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         except RayMissingError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        records = analyse_file_ray(
+        records = analyze_file_ray(
             args.input,
             columns,
             args.max_sentences,
@@ -71,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
             address=args.ray_address,
         )
     else:
-        from opslens.batch.local import analyse_file
+        from opslens.batch.local import analyze_file
         from opslens.model.pipeline import OpsLens
 
         model = OpsLens.load(args.model_path, threads=args.threads)
-        records = analyse_file(model, args.input, columns, args.max_sentences, args.batch_size)
+        records = analyze_file(model, args.input, columns, args.max_sentences, args.batch_size)
     counts = write_records(records, args.output, total=count_lines(args.input))
     print(f"{args.engine}: {counts.summary()} -> {args.output}", file=sys.stderr)
     return 0

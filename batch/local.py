@@ -1,4 +1,4 @@
-"""The local batch engine: stream the input, analyse N lines at a time in this process."""
+"""The local batch engine: stream the input, analyze N lines at a time in this process."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in f)
 
 
-def analyse_file(
+def analyze_file(
     model: OpsLens, path: Path, columns: Columns, max_sentences: int, batch_size: int
 ) -> Iterator[Record]:
     """Records for the file's lines, in order; only `batch_size` lines are held at a time."""

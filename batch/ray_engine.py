@@ -21,7 +21,7 @@ READ_CHUNK_BYTES = 4 << 20
 
 
 class Analyzer:
-    """A Ray Data worker: loads the model once, then analyses batches of raw lines."""
+    """A Ray Data worker: loads the model once, then analyzes batches of raw lines."""
 
     def __init__(self, model_path: str | None, threads: int, columns: Columns, max_sentences: int) -> None:
         from opslens.model.pipeline import OpsLens
@@ -62,7 +62,7 @@ def _lines_datasource(path: Path) -> Any:
     return JsonLines(str(path.resolve()))
 
 
-def analyse_file_ray(
+def analyze_file_ray(
     path: Path,
     columns: Columns,
     max_sentences: int,

@@ -1,6 +1,6 @@
 """One JSONL input line in, one output record out: the part both batch engines share.
 
-A line that cannot be analysed becomes an error record instead of stopping the run, so
+A line that cannot be analyzed becomes an error record instead of stopping the run, so
 the output always has exactly one record per input line.
 """
 

@@ -18,7 +18,7 @@ from opslens.batch.records import Record
 @dataclass
 class Counts:
     lines: int = 0
-    analysed: int = 0
+    analyzed: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -27,7 +27,7 @@ class Counts:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"
         return (
             f"{self.lines} lines in {self.seconds:.1f}s ({rate:.1f} lines/s): "
-            f"{self.analysed} analysed, {sum(self.errors.values())} errors ({errors})"
+            f"{self.analyzed} analyzed, {sum(self.errors.values())} errors ({errors})"
         )
 
 
@@ -45,7 +45,7 @@ def write_records(records: Iterable[Record], out: Path, *, total: int | None = N
             if "error" in record:
                 counts.errors[record["error"]["type"]] += 1
             else:
-                counts.analysed += 1
+                counts.analyzed += 1
             progress.update(1)
     counts.seconds = time.perf_counter() - start
     return counts

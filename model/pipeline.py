@@ -180,14 +180,14 @@ class OpsLens:
 
     @torch.inference_mode()
     def analyze_batch(self, requests: Sequence[AnalysisRequest]) -> list[Analysis]:
-        """Analyse several articles; all their sentences go through the encoder together, and
+        """Analyze several articles; all their sentences go through the encoder together, and
         the abstractive ones are decoded together."""
         if any(r.mode == "abstractive" for r in requests):
             self._need_generator()  # refuse before any work is done
         out, contexts = self._extract(requests)
         todo = [(i, *contexts[i]) for i, r in enumerate(requests) if r.mode == "abstractive"]
         if todo:
-            self._abstract(requests, out, todo)
+            self._generate_guarded(requests, out, todo)
         return out
 
     def _extract(
@@ -260,7 +260,7 @@ class OpsLens:
             contexts.append((replace(doc, sentences=tuple(sents)), sent_vecs))
         return out, contexts
 
-    def _abstract(
+    def _generate_guarded(
         self,
         requests: Sequence[AnalysisRequest],
         out: list[Analysis],

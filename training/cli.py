@@ -1,4 +1,6 @@
-"""`opslens train extractive|stance --config FILE [overrides] [--resume]`."""
+"""`opslens train extractive|stance|abstractive --config FILE [overrides] [--resume]`: train one
+component (the extractive scorer, the stance classifier, or the abstractive generator's LoRA
+adapter) and write it into an artifact folder."""
 
 from __future__ import annotations
 
@@ -15,12 +17,13 @@ from opslens.training.config import (
     load_config,
 )
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(__file__).parent / "configs"  # the shipped config of each task
+TASKS = ("extractive", "stance", "abstractive")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model component and write it into an artifact folder")
-    p.add_argument("task", choices=["extractive", "stance", "abstractive"])
+    p.add_argument("task", choices=TASKS)
     p.add_argument("--config", type=Path, help="JSON config (default: the shipped one for the task)")
     p.add_argument("--train-file", type=Path)
     p.add_argument("--validation-file", type=Path)
