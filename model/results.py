@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from opslens.model.options import Mode, Policy
+from opslens.model.options import DEFAULT_BACKEND, DEFAULT_MODE, Mode, Policy
 
 SpanKind = Literal["number", "date", "entity", "rare_word"]
 Action = Literal["none", "flagged", "dropped_sentences", "fallback"]
@@ -102,7 +102,7 @@ class ModelInfo(BaseModel):
     name: str
     version: str
     encoder: str
-    backend: str = Field("torch", description="Encoder backend: torch (reference) or onnx (int8).")
+    backend: str = Field(DEFAULT_BACKEND, description="Encoder backend: torch (reference) or onnx (int8).")
     generator: str | None = Field(
         None, description="The abstractive generator and its engine; null when abstractive mode is off."
     )
@@ -128,7 +128,7 @@ class GenerationInfo(BaseModel):
 
 
 class Analysis(BaseModel):
-    mode: Mode = Field("extractive", description="How the summary was written.")
+    mode: Mode = Field(DEFAULT_MODE, description="How the summary was written.")
     summary: str = Field(
         description="extractive: the selected sentences, in article order, joined by spaces. "
         "abstractive: the generated summary after the faithfulness policy (see `faithfulness`)."
