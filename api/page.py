@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-STATIC = Path(__file__).parent / "static"
+# Resolved: a strict editable install links each file, and StaticFiles serves no symlinks.
+STATIC = Path(__file__).resolve().parent / "static"
 # The page needs nothing but its own files and the API; a strict policy keeps pasted markup
 # inert even if a rendering bug ever let it into the DOM.
 PAGE_HEADERS = {
