@@ -34,14 +34,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"load the model or start a server, yet are not marked slow:\n  {listed}")
 
 
+def _skipped(config: pytest.Config) -> int:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
-    if session.config.getoption("--no-skips") and skipped and exitstatus == pytest.ExitCode.OK:
-        # The reasons are in the -ra summary; under --no-skips a test that did not run is a failure.
-        reporter.write_sep("=", f"--no-skips: {len(skipped)} skipped, which fails the run", red=True)
+    # Under --no-skips a test that did not run is a failure (the -ra summary gives the reasons).
+    config = session.config
+    if config.getoption("--no-skips") and exitstatus == pytest.ExitCode.OK and _skipped(config):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if config.getoption("--no-skips") and (skipped := _skipped(config)):
+        terminalreporter.write_sep("=", f"--no-skips: {skipped} skipped, which fails the run", red=True)
 
 
 @pytest.fixture(scope="session")
