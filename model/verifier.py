@@ -1,0 +1,294 @@
+"""Claim verifier: a cross-encoder over "[CLS] claim [SEP] evidence window [SEP]".
+
+The sentence encoder embeds a claim and a sentence apart, so no claim token ever attends to
+an evidence token, and "Russian forces suffered losses" looks like "Ukrainian forces suffered
+losses". Here the same all-MiniLM-L6-v2 weights read both at once: LoRA adapters on every
+linear layer of its six blocks (the base stays frozen and is never copied into the artifact)
+and two heads on the mean-pooled tokens:
+
+- verdict (NLI): entailment / neutral / contradiction, reported as supported / not_found /
+  contradicted;
+- stance (FNC-1, for pairs already known to be related): agree / disagree / discuss.
+
+Each head's logits are divided by its own temperature, fitted on validation data. The
+sentence(s) that decided a verdict are found by scoring the claim against each window
+sentence alone. Nothing here knows about HTTP or training.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+from opslens.model.artifact import ArtifactError, load_component_state
+from opslens.model.cache import file_sha256
+from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE, Encoder, encoder_path, mean_pool
+from opslens.model.evidence import (
+    DEFAULT_LEXICAL_WEIGHT,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_SENTENCES,
+    SPECIAL_TOKENS,
+    EvidenceWindow,
+    claim_budget,
+    select_window,
+)
+
+COMPONENT = "verifier"
+NLI_LABELS = ("entailment", "neutral", "contradiction")
+VERDICTS = ("supported", "not_found", "contradicted")  # NLI_LABELS in the guard's words
+STANCES = ("agree", "disagree", "discuss")
+# Every linear layer of the six transformer blocks (not the pooler, which we do not use).
+LORA_TARGETS = (
+    r".*layer\.\d+\."
+    r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+)
+BASE_RECORD = "opslens_base.json"  # beside a copied base: the identity of the files it came from
+
+
+class VerifierConfig(BaseModel):
+    base: str = ENCODER_NAME
+    base_package: str = ENCODER_PACKAGE.replace("_", "-")
+    base_package_version: str = "unknown"
+    base_sha256: str = ""  # of the package's model.safetensors the adapters were trained on
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    head_dropout: float = 0.1
+    max_tokens: int = DEFAULT_MAX_TOKENS  # claim + evidence + 3 special tokens
+    evidence_sentences: int = DEFAULT_SENTENCES
+    lexical_weight: float = DEFAULT_LEXICAL_WEIGHT
+    verdicts: tuple[str, ...] = VERDICTS
+    stances: tuple[str, ...] = STANCES
+    verdict_temperature: float = 1.0  # set by calibration after training
+    stance_temperature: float = 1.0
+
+
+def base_identity(path: Path | None = None) -> tuple[str, str]:
+    """(package version, sha256 of model.safetensors) of the base the adapters go on. A copy
+    made for a machine without the package carries the original's identity in BASE_RECORD."""
+    path = path or encoder_path()
+    if (path / BASE_RECORD).is_file():
+        record = json.loads((path / BASE_RECORD).read_text(encoding="utf-8"))
+        return record["package_version"], record["sha256"]
+    try:
+        pkg_version = version(ENCODER_PACKAGE.replace("_", "-"))
+    except PackageNotFoundError:
+        pkg_version = "unknown"
+    return pkg_version, file_sha256(path / "model.safetensors")
+
+
+def pair_ids(
+    claim: Sequence[int], evidence: Sequence[int], cls_id: int, sep_id: int, max_tokens: int
+) -> tuple[list[int], int]:
+    """Token ids of one pair and the length of its first segment ([CLS] claim [SEP]). The claim
+    is cut to half the window, then the evidence to what is left: training and inference both
+    build pairs here, from per-text token lists, so they see the same cuts."""
+    claim = list(claim[: claim_budget(max_tokens)])
+    room = max_tokens - SPECIAL_TOKENS - len(claim)
+    return [cls_id, *claim, sep_id, *evidence[:room], sep_id], len(claim) + 2
+
+
+def collate(pairs: Sequence[tuple[list[int], int]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded ids, attention mask and segment ids (0 = claim, 1 = evidence)."""
+    width = max(len(ids) for ids, _ in pairs)
+    input_ids = torch.full((len(pairs), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(pairs), width), dtype=torch.long)
+    token_type_ids = torch.zeros((len(pairs), width), dtype=torch.long)
+    for i, (ids, first) in enumerate(pairs):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        attention_mask[i, : len(ids)] = 1
+        token_type_ids[i, first : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+
+
+class VerifierNet(nn.Module):
+    """Base encoder with LoRA adapters, mean pooling, and the verdict and stance heads."""
+
+    def __init__(self, config: VerifierConfig, base: nn.Module | None = None) -> None:
+        from peft import LoraConfig, get_peft_model  # seconds to import: only a network needs it
+
+        super().__init__()
+        self.config = config
+        if base is None:
+            base = AutoModel.from_pretrained(encoder_path(), local_files_only=True, add_pooling_layer=False)
+        lora = LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=LORA_TARGETS,
+            bias="none",
+        )
+        self.encoder = get_peft_model(base, lora)  # freezes the base
+        hidden = base.config.hidden_size
+        self.dropout = nn.Dropout(config.head_dropout)
+        self.verdict_head = nn.Linear(hidden, len(config.verdicts))
+        self.stance_head = nn.Linear(hidden, len(config.stances))
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Uncalibrated verdict logits [B, 3] and stance logits [B, 3]."""
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        pooled = self.dropout(mean_pool(hidden, attention_mask))
+        return self.verdict_head(pooled), self.stance_head(pooled)
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """What the artifact keeps: the adapters and the heads, not the frozen base."""
+        names = {n for n, p in self.named_parameters() if p.requires_grad}
+        return {k: v for k, v in self.state_dict().items() if k in names}
+
+    def load_trained_state(self, state: dict[str, torch.Tensor]) -> None:
+        expected = {n for n, p in self.named_parameters() if p.requires_grad}
+        if set(state) != expected:
+            missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+            raise ArtifactError(
+                f"verifier weights do not fit its config: missing {missing[:3]}, extra {extra[:3]}"
+            )
+        self.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+
+
+def load_verifier_net(folder: Path) -> VerifierNet:
+    """The trained network from an artifact folder, checked against the installed base."""
+    state, config = load_component_state(folder, COMPONENT, VerifierConfig)
+    if config.base_sha256:
+        _, installed = base_identity()
+        if installed != config.base_sha256:
+            raise ArtifactError(
+                f"the verifier was trained on base {config.base_sha256[:12]}, but the installed "
+                f"{config.base_package} has {installed[:12]}"
+            )
+    net = VerifierNet(config)
+    net.load_trained_state(state)
+    return net.eval()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCheck:
+    """One claim against one article. Probabilities are calibrated; `stance` is meaningful only
+    for a claim the article is about (relatedness is decided elsewhere)."""
+
+    verdict: str
+    probabilities: dict[str, float]
+    stance: str
+    stance_probabilities: dict[str, float]
+    window: EvidenceWindow
+    evidence: tuple[int, ...]  # the article sentence(s) that decided the verdict, ascending
+
+
+class ClaimVerifier:
+    """Verifies claims against an article's sentences, many claims in one batched call."""
+
+    def __init__(
+        self,
+        net: VerifierNet,
+        tokenizer: PreTrainedTokenizerBase,
+        encoder: Encoder,
+        *,
+        batch_size: int = 32,
+        merge: bool = True,
+    ) -> None:
+        self.config = net.config
+        # Folding the adapters into the base weights makes inference a plain MiniLM pass.
+        self.model = net.encoder.merge_and_unload() if merge else net.encoder
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, folder: Path, encoder: Encoder, **kwargs) -> ClaimVerifier:
+        net = load_verifier_net(folder)
+        tokenizer = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
+        tokenizer.model_max_length = 1 << 30  # pairs are cut in pair_ids, not by the tokenizer
+        return cls(net, tokenizer, encoder, **kwargs)
+
+    def tokens(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
+
+    @torch.inference_mode()
+    def probabilities(
+        self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Calibrated verdict and stance probabilities [N, 3] for (claim ids, evidence ids) pairs."""
+        tok = self.tokenizer
+        built = [pair_ids(c, e, tok.cls_token_id, tok.sep_token_id, self.config.max_tokens) for c, e in pairs]
+        order = sorted(range(len(built)), key=lambda i: len(built[i][0]))  # less padding
+        verdict = torch.zeros(len(built), len(self.config.verdicts))
+        stance = torch.zeros(len(built), len(self.config.stances))
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo : lo + self.batch_size]
+            batch = collate([built[i] for i in idx], tok.pad_token_id)
+            hidden = self.model(**batch).last_hidden_state
+            pooled = mean_pool(hidden, batch["attention_mask"])
+            verdict[idx] = (self.net.verdict_head(pooled) / self.config.verdict_temperature).softmax(-1)
+            stance[idx] = (self.net.stance_head(pooled) / self.config.stance_temperature).softmax(-1)
+        return verdict, stance
+
+    def verify(
+        self,
+        claims: Sequence[str],
+        sentences: Sequence[str],
+        sentence_vectors: torch.Tensor | None = None,
+        *,
+        attribute: bool = True,
+    ) -> list[ClaimCheck]:
+        """Check each claim against its evidence window from `sentences` (pass the article's
+        sentence vectors when it is already encoded). With `attribute`, the claim is also scored
+        against each window sentence alone, and the sentence(s) most sure of the verdict are
+        its evidence; otherwise, and for not_found, the best-retrieved sentence is."""
+        if not claims:
+            return []
+        cfg = self.config
+        vectors = self.encoder.encode(list(sentences)) if sentence_vectors is None else sentence_vectors
+        claim_vectors = self.encoder.encode(list(claims))
+        toks = self.tokens([*claims, *sentences])
+        claim_toks, sent_toks = toks[: len(claims)], toks[len(claims) :]
+        lengths = [len(t) for t in sent_toks]
+        windows = [
+            select_window(
+                claim,
+                claim_vectors[j],
+                sentences,
+                vectors,
+                lengths,
+                len(claim_toks[j]),
+                k=cfg.evidence_sentences,
+                max_tokens=cfg.max_tokens,
+                lexical_weight=cfg.lexical_weight,
+            )
+            for j, claim in enumerate(claims)
+        ]
+        pairs = [(claim_toks[j], [t for i in w.indices for t in sent_toks[i]]) for j, w in enumerate(windows)]
+        singles = [(j, i) for j, w in enumerate(windows) for i in w.indices] if attribute else []
+        verdict, stance = self.probabilities(pairs + [(claim_toks[j], sent_toks[i]) for j, i in singles])
+        out = []
+        for j, window in enumerate(windows):
+            label = int(verdict[j].argmax())
+            evidence = (window.best,) if window.best is not None else ()
+            mine = [
+                (i, float(verdict[len(pairs) + n, label])) for n, (jj, i) in enumerate(singles) if jj == j
+            ]
+            if mine and cfg.verdicts[label] != "not_found":
+                top = max(p for _, p in mine)
+                evidence = tuple(sorted(i for i, p in mine if p == top or p >= 0.5))
+            out.append(
+                ClaimCheck(
+                    verdict=cfg.verdicts[label],
+                    probabilities=dict(zip(cfg.verdicts, verdict[j].tolist(), strict=True)),
+                    stance=cfg.stances[int(stance[j].argmax())],
+                    stance_probabilities=dict(zip(cfg.stances, stance[j].tolist(), strict=True)),
+                    window=window,
+                    evidence=evidence,
+                )
+            )
+        return out
