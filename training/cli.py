@@ -1,6 +1,6 @@
-"""`opslens train extractive|stance|abstractive --config FILE [overrides] [--resume]`: train one
-component (the extractive scorer, the stance classifier, or the abstractive generator's LoRA
-adapter) and write it into an artifact folder."""
+"""`opslens train extractive|stance|abstractive|verifier --config FILE [overrides] [--resume]`: train
+one component (the extractive scorer, the stance classifier, the abstractive generator's LoRA
+adapter, or the claim verifier) and write it into an artifact folder."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from opslens.training.config import (
     AbstractiveTrainConfig,
     ExtractiveTrainConfig,
     StanceTrainConfig,
+    VerifierTrainConfig,
     load_config,
 )
 
 CONFIGS = Path(__file__).parent / "configs"  # the shipped config of each task
-TASKS = ("extractive", "stance", "abstractive")
+TASKS = ("extractive", "stance", "abstractive", "verifier")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -82,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
                 load_config(AbstractiveTrainConfig, config_path, overrides),
                 resume=args.resume,
                 command=command,
+            )
+        elif args.task == "verifier":
+            from opslens.training.verifier import train_verifier
+
+            out = train_verifier(
+                load_config(VerifierTrainConfig, config_path, overrides), resume=args.resume, command=command
             )
         else:
             from opslens.training.stance import train_stance

@@ -12,6 +12,7 @@ from opslens.model.adapter import AbstractiveConfig
 from opslens.model.extractive import ExtractiveConfig
 from opslens.model.options import DEFAULT_MAX_SENTENCES
 from opslens.model.stance import StanceConfig
+from opslens.model.verifier import VerifierConfig
 
 
 class TrainConfig(BaseModel):
@@ -69,6 +70,35 @@ class AbstractiveTrainConfig(TrainConfig):
     drop_unsupported_references: bool = False
     base_cache: Path | None = None  # where the float base is prepared (default: ~/.cache/opslens)
     model: AbstractiveConfig = AbstractiveConfig()
+
+
+class VerifierTrainConfig(TrainConfig):
+    """train_file / validation_file are FNC-1's (stance pairs; bodies for synthetic claims)."""
+
+    description: str = ""  # what the config is for, and the arithmetic behind its sizes
+    nli_file: Path  # premise/hypothesis/label pairs (verdict head)
+    article_files: list[Path] = []  # more training articles for synthetic claims (rows split "train")
+    article_field: str = "article"
+    split_field: str = "split"  # rows "validation" give validation articles, other values are unused
+    headline_field: str = "headline"
+    body_field: str = "body"
+    label_field: str = "stance"
+    pairs_file: Path | None = None  # the built, tokenised pairs (default run_dir/pairs.npz)
+    nli_validation_fraction: float = 0.05  # held out by premise, so no premise is in both
+    validation_split: Literal["story", "file"] = "story"  # FNC-1, as for the stance head
+    story_validation_fraction: float = 0.1
+    unrelated_per_related: float = 0.3  # FNC-1 unrelated pairs kept as not_found examples
+    synthetic_supported: int = 2  # per article: the sentence itself, a light paraphrase
+    synthetic_contradicted: int = 2  # per article: names, numbers, negation, antonym edits
+    synthetic_not_found: int = 1  # per article: a sentence of another article
+    max_validation_per_source: int | None = None
+    class_weight_power: float = 0.5  # stance: FNC-1 has 10x more discuss than disagree
+    stance_loss_weight: float = 1.0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    bf16: bool = False  # autocast on cuda
+    eval_batch_size: int = 128
+    time_budget_seconds: float | None = None  # fewer epochs (or examples) when a probe says so
+    model: VerifierConfig = VerifierConfig()
 
 
 def load_config(cls: type[TrainConfig], path: Path | None, overrides: dict) -> TrainConfig:
