@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from webpage import CHROMIUM
 
 from opslens.eval.loadgen import EXAMPLE, Server, start_server
 
@@ -145,3 +147,36 @@ def tiny_data(tmp_path: Path) -> TinyData:
         )
     )
     return TinyData(news, fnc, ARTICLES, STANCES)
+
+
+# The page tests' browser: Debian's chromium (playwright cannot download one here; .ci/run installs it).
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: str) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 1800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # HTTP errors the tests provoke are logged as "Failed to load resource"; anything else
+    # (a script error, a CSP violation) is a bug.
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.goto(f"{live_server}/")
+    yield page
+    context.close()
+    assert errors == [], f"the page logged errors: {errors}"
