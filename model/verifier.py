@@ -154,7 +154,10 @@ class VerifierNet(nn.Module):
             raise ArtifactError(
                 f"verifier weights do not fit its config: missing {missing[:3]}, extra {extra[:3]}"
             )
-        self.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        try:
+            self.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        except RuntimeError as exc:  # same names, other shapes (another LoRA rank)
+            raise ArtifactError(f"verifier weights do not fit its config: {exc}") from exc
 
 
 def load_verifier_net(folder: Path) -> VerifierNet:

@@ -296,13 +296,15 @@ def train_verifier(cfg: VerifierTrainConfig, *, resume: bool = False, command: s
         sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         net.train()
         timed = train_batches[:8]
+        warm = min(3, len(timed) - 1)  # the first steps pay for kernel selection and allocation
+        t0 = time.perf_counter()
         for n, group in enumerate(timed):
-            if n == 3:  # the first steps pay for kernel selection and allocation
+            if n == warm:
                 sync()
                 t0 = time.perf_counter()
             loss(net, batches(group)).backward()
         sync()
-        step = (time.perf_counter() - t0) / max(len(timed) - 3, 1)
+        step = (time.perf_counter() - t0) / max(len(timed) - warm, 1)
         net.zero_grad(set_to_none=True)
         net.eval()
         sample = random.Random(cfg.seed).sample(val_idx, min(len(val_idx), 4 * cfg.eval_batch_size))

@@ -182,9 +182,10 @@ def synthetic_claims(cfg: VerifierTrainConfig, articles: dict[str, Article]) -> 
         for _ in range(cfg.synthetic_not_found if len(others) > 1 else 0):
             # Another article may cover the same story (FNC-1 has many bodies per claim): keep
             # only sentences most of whose content words this article never uses.
+            other = rng.choice([k for k in rng.sample(others, min(3, len(others))) if k != key] or [key])
             candidates = [
                 s
-                for s in articles[rng.choice(others)].sentences
+                for s in articles[other].sentences
                 if MIN_WORDS <= len(s.split()) <= MAX_WORDS and _novelty(s, vocabulary) >= MIN_NOVELTY
             ]
             if candidates:
