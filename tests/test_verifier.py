@@ -187,6 +187,9 @@ def test_bundle_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     rows = [5, 7, 101, 102, 2000]
     torch.testing.assert_close(restored.weight[rows], original[rows], atol=1e-3, rtol=1e-3)
     assert restored.weight[8].abs().sum() == 0  # a token no pair uses
+    query = BertModel.from_pretrained(tmp_path / "base", add_pooling_layer=False).encoder.layer[0]
+    original_query = tiny_base().encoder.layer[0].attention.self.query.weight
+    torch.testing.assert_close(query.attention.self.query.weight, original_query.bfloat16().float())
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:

@@ -2,9 +2,12 @@
 base encoder's package or the article tools, and bring its result back into the artifact.
 
     python -m opslens.training.verifier_bundle pack --pairs runs/verifier/pairs.npz --out .gpu
-        the pairs file, and the base encoder's weights trimmed for the trip: fp16, no pooler
-        (the verifier does not use it), and only the embedding rows of tokens the pairs contain
-        (LoRA leaves embeddings frozen, so a row no training token looks up never matters).
+        the pairs file, and the base encoder's weights trimmed for the trip: no pooler (the
+        verifier does not use it); only the embedding rows of tokens the pairs contain (LoRA
+        leaves embeddings frozen, so a row no training token looks up never matters), in fp16;
+        the transformer blocks' matrices in bf16, which is what bf16 autocast multiplies with
+        anyway, the rest in fp16; even and odd bytes xz-compressed apart (a 16-bit float's high
+        byte compresses well, its low byte hardly), so the tree and the bundle stay < 60 MB.
     python -m opslens.training.verifier_bundle unpack-base .gpu/base /tmp/base
         (there) a loadable base folder: float32, unused embedding rows zero, and the identity
         (package version, sha256) of the files it was cut from, which the trainer records.
@@ -19,13 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, load_file, save, save_file
 
 from opslens.model.artifact import (
     MANIFEST,
@@ -42,7 +46,7 @@ from opslens.model.encoder import encoder_path
 from opslens.model.verifier import BASE_RECORD, COMPONENT, VerifierConfig, VerifierNet, base_identity
 from opslens.training.verifier_pairs import load_pairs
 
-WEIGHTS = "weights.safetensors"
+WEIGHTS = "weights.safetensors"  # travels as two xz files, its even and odd bytes
 EMBEDDINGS = "embeddings.word_embeddings.weight"
 ROWS = "opslens.token_ids"  # the embedding rows kept, in order
 SMALL_FILES = (
@@ -55,15 +59,37 @@ SMALL_FILES = (
 MAX_ARTIFACT_MB = 30.0  # per artifact version, in the repository
 
 
+def _to_planes(data: bytes, dest: Path) -> None:
+    data += b"\0" * (len(data) % 2)
+    (dest / f"{WEIGHTS}.even.xz").write_bytes(lzma.compress(data[0::2], preset=6))
+    (dest / f"{WEIGHTS}.odd.xz").write_bytes(lzma.compress(data[1::2], preset=6))
+
+
+def _from_planes(src: Path) -> bytes:
+    even = lzma.decompress((src / f"{WEIGHTS}.even.xz").read_bytes())
+    odd = lzma.decompress((src / f"{WEIGHTS}.odd.xz").read_bytes())
+    out = bytearray(len(even) + len(odd))
+    out[0::2], out[1::2] = even, odd
+    return bytes(out)
+
+
+def _travel_dtype(name: str, tensor: torch.Tensor) -> torch.dtype:
+    return (
+        torch.bfloat16
+        if ".layer." in name and name.endswith(".weight") and tensor.dim() == 2
+        else torch.float16
+    )
+
+
 def pack_base(token_ids: np.ndarray, dest: Path, special_ids: list[int]) -> dict:
     src = encoder_path()
     state = load_file(str(src / "model.safetensors"))
     rows = torch.from_numpy(np.union1d(np.unique(token_ids), special_ids).astype(np.int64))
-    out = {k: v.half().contiguous() for k, v in state.items() if not k.startswith("pooler.")}
+    out = {k: v.to(_travel_dtype(k, v)).contiguous() for k, v in state.items() if not k.startswith("pooler.")}
     out[EMBEDDINGS] = state[EMBEDDINGS][rows].half().contiguous()
     out[ROWS] = rows.to(torch.int32)
     dest.mkdir(parents=True, exist_ok=True)
-    save_file(out, str(dest / WEIGHTS))
+    _to_planes(save(out), dest)
     for name in SMALL_FILES:
         shutil.copy2(src / name, dest / name)
     version_, sha = base_identity(src)
@@ -78,7 +104,7 @@ def pack_base(token_ids: np.ndarray, dest: Path, special_ids: list[int]) -> dict
 
 
 def unpack_base(src: Path, dest: Path) -> None:
-    state = load_file(str(src / WEIGHTS))
+    state = load(_from_planes(src))
     record = json.loads((src / BASE_RECORD).read_text(encoding="utf-8"))
     rows = state.pop(ROWS).long()
     kept = state.pop(EMBEDDINGS)
