@@ -22,6 +22,7 @@ from opslens.eval.stance_metrics import stance_metrics
 from opslens.model.encoder import SentenceEncoder
 from opslens.model.stance import StanceClassifier, StanceInput, collate, stance_input
 from opslens.training import distributed
+from opslens.training.calibration import fit_temperature
 from opslens.training.config import StanceTrainConfig
 from opslens.training.data import rows_key, story_split
 from opslens.training.features import encode_articles
@@ -80,21 +81,6 @@ def _ece(probs: torch.Tensor, targets: torch.Tensor, bins: int = 15) -> float:
         if sel.any():
             ece += sel.float().mean().item() * abs(conf[sel].mean().item() - correct[sel].mean().item())
     return 100 * ece
-
-
-def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """Temperature scaling (Guo et al., 2017): one scalar minimising validation NLL."""
-    log_t = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(logits / log_t.exp(), targets)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return float(log_t.detach().exp())
 
 
 def train_stance(cfg: StanceTrainConfig, *, resume: bool = False, command: str = "") -> Path:
