@@ -45,3 +45,9 @@ MIN_WORDS, MAX_WORDS = 10, 200
 """The range of `max_words` a caller may ask for."""
 DEFAULT_BATCH_ENGINE: BatchEngine = "local"
 DEFAULT_SERVE_ENGINE: ServeEngine = "uvicorn"
+
+Verdict = Literal["supported", "not_found", "contradicted"]
+"""What the claim verifier says of a statement against an article (NLI: entailment / neutral /
+contradiction, in the guard's words)."""
+
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)

@@ -15,6 +15,7 @@ import torch
 
 from opslens.model.artifact import SHIPPED_ARTIFACT, load_component, verify_artifact
 from opslens.model.encoder import ENCODER_NAME, Encoder, load_encoder
+from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, VerifierUnavailableError
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, summarize
 from opslens.model.faithfulness import check
 from opslens.model.options import (
@@ -35,9 +36,13 @@ from opslens.model.results import (
     ModelInfo,
     Timings,
     Truncation,
+    Verification,
 )
 from opslens.model.stance import StanceClassifier, StanceConfig, claim_stances
 from opslens.model.text import Document, parse_document
+from opslens.model.verification import VerifyRequest, describe, verify_requests
+from opslens.model.verifier import COMPONENT as VERIFIER
+from opslens.model.verifier import ClaimVerifier
 
 if TYPE_CHECKING:
     from opslens.model.generator import Generation, Generator
@@ -45,14 +50,6 @@ if TYPE_CHECKING:
 COMPONENTS = ("extractive", "stance")  # what an artifact must hold to serve
 ABSTRACTIVE = "abstractive"  # optional component: the generator's LoRA adapter
 DEFAULT_MAX_ARTICLE_SENTENCES = 1000
-
-
-class NoSentencesError(ValueError):
-    """The text holds no article sentence to summarise."""
-
-
-class AbstractiveUnavailableError(RuntimeError):
-    """Abstractive mode was asked for but no generator is loaded."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +79,7 @@ class OpsLens:
         *,
         max_article_sentences: int = DEFAULT_MAX_ARTICLE_SENTENCES,
         generator: Generator | None = None,
+        verifier: ClaimVerifier | None = None,
     ) -> None:
         self.encoder = encoder
         self.scorer = scorer
@@ -89,6 +87,7 @@ class OpsLens:
         self.info = info
         self.max_article_sentences = max_article_sentences
         self.generator = generator
+        self.verifier = verifier
 
     @classmethod
     def load(
@@ -102,13 +101,16 @@ class OpsLens:
         abstractive: bool = False,
         engine: Engine = DEFAULT_ENGINE,
         zero_shot: bool = False,
+        verifier: bool = True,
     ) -> OpsLens:
         """Load an artifact folder (default: the one shipped in the package).
 
         `backend` picks the sentence encoder: "torch" (reference) or "onnx" (int8 ONNX Runtime,
         built into `cache_dir` on first use; see onnx_encoder.py). `abstractive` also loads the
         generator (the artifact's adapter on SmolLM2, or the bare base with `zero_shot`),
-        decoding with `engine` ("ct2" int8 or "hf" float32; see generator.py)."""
+        decoding with `engine` ("ct2" int8 or "hf" float32; see generator.py). The claim verifier
+        loads when the artifact has one, unless `verifier=False` (then stances and the guard are
+        today's, and `verify` is refused)."""
         if threads:
             torch.set_num_threads(threads)
         folder = Path(path) if path else SHIPPED_ARTIFACT
@@ -137,15 +139,25 @@ class OpsLens:
                 engine=engine,
                 cache=default_cache(cache_dir) if cache_dir else None,
             )
+        checker = None
+        if verifier and VERIFIER in manifest.components:
+            checker = ClaimVerifier.load(folder, encoder)
         info = ModelInfo(
             name=manifest.name,
             version=manifest.version,
             encoder=ENCODER_NAME,
             backend=backend,
             generator=_describe(generator),
+            verifier=describe(checker),
         )
         return cls(
-            encoder, scorer, stance, info, max_article_sentences=max_article_sentences, generator=generator
+            encoder,
+            scorer,
+            stance,
+            info,
+            max_article_sentences=max_article_sentences,
+            generator=generator,
+            verifier=checker,
         )
 
     def analyze(
@@ -169,6 +181,24 @@ class OpsLens:
             policy=policy,
         )
         return self.analyze_batch([request])[0]
+
+    def verify(self, text: str, *, summary: str | None = None, claims: Sequence[str] = ()) -> Verification:
+        """Check a summary's sentences and/or claims against the article `text`."""
+        return self.verify_batch([VerifyRequest(text=text, summary=summary, claims=tuple(claims))])[0]
+
+    def verify_batch(self, items: Sequence[VerifyRequest]) -> list[Verification]:
+        if self.verifier is None:
+            raise VerifierUnavailableError(
+                f"no claim verifier loaded: the artifact has no '{VERIFIER}' component, or it was "
+                "loaded with verifier=False"
+            )
+        return verify_requests(
+            items,
+            encoder=self.encoder,
+            verifier=self.verifier,
+            info=self.info,
+            max_article_sentences=self.max_article_sentences,
+        )
 
     def _need_generator(self) -> Generator:
         if self.generator is None:
@@ -199,11 +229,7 @@ class OpsLens:
         docs = [parse_document(r.text) for r in requests]
         for i, doc in enumerate(docs):
             if not doc.sentences:
-                where = f"item {i}: " if len(requests) > 1 else ""
-                raise NoSentencesError(
-                    f"{where}text contains no article sentence (need a sentence of at least 4 words; "
-                    f"{len(doc.dropped)} block(s) were ignored as headings, boilerplate or unreadable data)"
-                )
+                raise NoSentencesError.of(doc, i if len(requests) > 1 else None)
         used = [doc.sentences[: self.max_article_sentences] for doc in docs]
         parse_ms = _ms(t0)
 

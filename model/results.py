@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from opslens.model.options import DEFAULT_BACKEND, DEFAULT_MODE, Mode, Policy
+from opslens.model.options import DEFAULT_BACKEND, DEFAULT_MODE, Mode, Policy, Verdict
 
 SpanKind = Literal["number", "date", "entity", "rare_word"]
 Action = Literal["none", "flagged", "dropped_sentences", "fallback"]
@@ -43,6 +43,10 @@ class CheckedSentence(BaseModel):
     evidence: list[Support] = Field(description="Best supporting article sentences, best first.")
     unsupported: list[UnsupportedSpan]
     kept: bool = Field(description="Whether the sentence is in the final summary.")
+    verdict: Verdict | None = Field(
+        None, description="The claim verifier's reading of the sentence against the article (null: none)."
+    )
+    verdict_probability: float | None = Field(None, description="Calibrated probability of `verdict`.")
 
 
 class Faithfulness(BaseModel):
@@ -106,6 +110,9 @@ class ModelInfo(BaseModel):
     generator: str | None = Field(
         None, description="The abstractive generator and its engine; null when abstractive mode is off."
     )
+    verifier: str | None = Field(
+        None, description="The claim verifier (cross-encoder); null when the artifact has none or it is off."
+    )
 
 
 class Timings(BaseModel):
@@ -115,6 +122,7 @@ class Timings(BaseModel):
     stance_ms: float
     generate_ms: float = Field(0.0, description="Abstractive mode: decoding the summary.")
     check_ms: float = Field(0.0, description="Abstractive mode: the faithfulness guard.")
+    verify_ms: float = Field(0.0, description="The claim verifier's share (stances, the guard's verdicts).")
     total_ms: float
 
 
@@ -150,3 +158,46 @@ class Analysis(BaseModel):
     generation: GenerationInfo | None = Field(None, description="Abstractive mode: how it was decoded.")
     model: ModelInfo
     timings_ms: Timings
+
+
+class VerifiedEvidence(BaseModel):
+    """An article sentence the verifier's verdict rests on."""
+
+    index: int = Field(description="Position among the article's sentences (0-based).")
+    text: str = Field(description="Exactly text[start:end] of the submitted text.")
+    start: int
+    end: int
+
+
+class VerifiedStatement(BaseModel):
+    """One summary sentence or claim, checked against the article."""
+
+    text: str = Field(description="A summary sentence: exactly summary[start:end]. A claim: the claim.")
+    start: int = Field(description="Offset into the submitted summary (a claim: 0).")
+    end: int = Field(description="Offset into the submitted summary (a claim: its length).")
+    verdict: Verdict
+    probabilities: dict[Verdict, float] = Field(description="Calibrated; they sum to 1.")
+    evidence: list[VerifiedEvidence] = Field(description="The article sentence(s) that decided it, in order.")
+    unsupported: list[UnsupportedSpan] = Field(
+        description="Numbers, dates, names (and rare words in lower-case text) the article lacks; offsets "
+        "index the summary (a claim: the claim), `sentence` is the statement's position."
+    )
+
+
+class VerifyTimings(BaseModel):
+    parse_ms: float
+    encode_ms: float
+    verify_ms: float
+    total_ms: float
+
+
+class Verification(BaseModel):
+    summary: list[VerifiedStatement] = Field(description="One per summary sentence; empty without a summary.")
+    claims: list[VerifiedStatement] = Field(description="One per claim, in the order given.")
+    consistent: bool | None = Field(description="Summary only: score >= threshold; null without a summary.")
+    score: float | None = Field(
+        description="Summary consistency score in [0, 1]: the lowest P(supported) over its sentences."
+    )
+    threshold: float = Field(description="The decision threshold stored in the artifact.")
+    model: ModelInfo
+    timings_ms: VerifyTimings

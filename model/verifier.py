@@ -69,6 +69,9 @@ class VerifierConfig(BaseModel):
     stances: tuple[str, ...] = STANCES
     verdict_temperature: float = 1.0  # set by calibration after training
     stance_temperature: float = 1.0
+    # Summary consistency: consistent when the lowest P(supported) over its sentences reaches this.
+    # Chosen on the verifier's validation pairs (training/verifier_threshold.py), never on eval data.
+    consistency_threshold: float = 0.5
 
 
 def base_identity(path: Path | None = None) -> tuple[str, str]:

@@ -1,0 +1,26 @@
+"""The errors the inference API raises on a caller's input or a missing component. The pipeline
+re-exports them; the API maps them to HTTP status codes."""
+
+from __future__ import annotations
+
+from opslens.model.text import Document
+
+
+class NoSentencesError(ValueError):
+    """The text holds no article sentence to summarise."""
+
+    @classmethod
+    def of(cls, doc: Document, item: int | None = None) -> NoSentencesError:
+        where = f"item {item}: " if item is not None else ""
+        return cls(
+            f"{where}text contains no article sentence (need a sentence of at least 4 words; "
+            f"{len(doc.dropped)} block(s) were ignored as headings, boilerplate or unreadable data)"
+        )
+
+
+class AbstractiveUnavailableError(RuntimeError):
+    """Abstractive mode was asked for but no generator is loaded."""
+
+
+class VerifierUnavailableError(RuntimeError):
+    """Verification was asked for but no claim verifier is loaded."""
