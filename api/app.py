@@ -1,5 +1,6 @@
-"""FastAPI app factory: wires the routes (api/routes), the exception handlers (api/errors),
-the middleware and the lifespan that loads the model and runs the model queue.
+"""FastAPI app factory: wires the routes (api/routes: summarize, stream, verify, ops), the
+exception handlers (api/errors), the middleware and the lifespan that loads the model and
+runs the model queue.
 
 The shared objects live on `app.state` (settings, metrics, key guard, stream slots, model,
 batcher), where the dependencies in api/deps.py find them.
@@ -17,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from opslens import __version__
-from opslens.api.batcher import MicroBatcher
+from opslens.api.batcher import MicroBatcher, by_type
 from opslens.api.body_limit import BodySizeLimit
 from opslens.api.deps import StreamSlots
 from opslens.api.errors import add_exception_handlers
@@ -25,13 +26,14 @@ from opslens.api.logs import log_access, valid_request_id
 from opslens.api.metrics import Metrics
 from opslens.api.observe import RequestObserver
 from opslens.api.page import add_page
-from opslens.api.routes import ops, stream, summarize
-from opslens.api.schemas import request_models
+from opslens.api.routes import ops, stream, summarize, verify
+from opslens.api.schemas import request_models, verify_models
 from opslens.api.security import KeyGuard
 from opslens.api.settings import Settings
 from opslens.model.artifact import SHIPPED_ARTIFACT, read_manifest
 from opslens.model.pipeline import ABSTRACTIVE, AnalysisRequest, OpsLens
-from opslens.model.results import Analysis
+from opslens.model.results import Analysis, Verification
+from opslens.model.verification import VerifyRequest
 
 log = logging.getLogger("opslens.api")
 
@@ -65,6 +67,8 @@ def load_model(settings: Settings) -> OpsLens:
         engine=settings.abstractive.engine,
     )
     model.analyze(WARMUP_TEXT, title="Warm-up", max_sentences=1)
+    if model.verifier is not None:
+        model.verify(WARMUP_TEXT, summary="The service loaded its model.")
     if model.generator is not None:
         model.analyze(WARMUP_TEXT, mode="abstractive", max_words=10)
     return model
@@ -81,8 +85,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics.model_load.set(time.perf_counter() - start)
         log.info("model %s loaded in %.1fs", app.state.model.info.version, time.perf_counter() - start)
     serving = settings.serving
-    batcher: MicroBatcher[AnalysisRequest, Analysis] = MicroBatcher(
-        app.state.model.analyze_batch,
+    model: OpsLens = app.state.model
+    # One queue for both kinds of model work; a model call may group summaries and checks.
+    batcher: MicroBatcher[AnalysisRequest | VerifyRequest, Analysis | Verification] = MicroBatcher(
+        by_type({AnalysisRequest: model.analyze_batch, VerifyRequest: model.verify_batch}),
         max_batch=serving.max_batch_articles,
         max_queued=serving.max_queued_articles,
         max_wait_s=serving.batch_wait_ms / 1000,
@@ -105,7 +111,8 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
     app = FastAPI(
         title="OpsLens",
         version=__version__,
-        description="Short, faithful extractive summaries and FNC-1 stance labels for briefing articles.",
+        description="Short, faithful summaries of briefing articles, FNC-1 stance labels, and a check "
+        "of any summary or claim against its source article (POST /verify).",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -124,6 +131,7 @@ def create_app(settings: Settings | None = None, model: OpsLens | None = None) -
     )
     app.include_router(summarize.router(SummarizeRequest, BatchRequest))
     app.include_router(stream.router(SummarizeRequest))
+    app.include_router(verify.router(*verify_models(settings.limits)))
     app.include_router(ops.router)
     add_page(app)
     _add_middleware(app, settings, metrics)

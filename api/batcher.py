@@ -7,6 +7,10 @@ lone request goes straight through. When `max_queued_articles` are waiting, or t
 would take longer than the request's timeout at the measured pace, `submit` refuses at once
 (the API answers 429) instead of letting latency pile up into 504s.
 
+The queue carries every kind of model request (an article to summarise, a summary to
+verify): `by_type` makes one run function of the model's batched calls, so a model call
+may group both kinds and each still goes through its own batched function.
+
 Streamed summaries (POST /summarize/stream) do not pass through this queue: each decodes in
 a thread of its own, at most `abstractive.max_streams` at once, beside the batched calls, and
 the pace measured here does not count them.
@@ -18,10 +22,10 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 # Admit a request only if the work ahead should end well within its timeout: the pace is an
 # average, and a request admitted at the edge would often still time out.
@@ -47,6 +51,27 @@ class RequestTimeoutError(Exception):
 
 class ClientGoneError(Exception):
     """The client disconnected before its answer was ready."""
+
+
+def by_type(runs: Mapping[type, Callable[[list[Any]], list[Any]]]) -> Callable[[list[Any]], list[Any]]:
+    """One run function for a mix of request types: each type's items go to its own batched
+    function (in one call per type), and the results come back in the items' order."""
+
+    def run(items: list[Any]) -> list[Any]:
+        out: list[Any] = [None] * len(items)
+        placed = 0
+        for kind, run_kind in runs.items():
+            where = [i for i, item in enumerate(items) if isinstance(item, kind)]
+            if where:
+                for i, result in zip(where, run_kind([items[i] for i in where]), strict=True):
+                    out[i] = result
+                placed += len(where)
+        if placed != len(items):
+            stray = {type(item).__name__ for item in items if not isinstance(item, tuple(runs))}
+            raise TypeError(f"no model call for {', '.join(sorted(stray))}")
+        return out
+
+    return run
 
 
 @dataclass

@@ -8,18 +8,18 @@ them as parameters instead of closing over them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from opslens.api.errors import ApiError
+from opslens.api.errors import ApiError, Loc, not_ready
 from opslens.api.metrics import Metrics
 from opslens.api.security import KeyGuard, api_key_header, bearer
 from opslens.api.settings import Settings
-from opslens.model.pipeline import OpsLens
+from opslens.model.pipeline import NoSentencesError, OpsLens
 
 
 class StreamSlots:
@@ -79,6 +79,23 @@ def get_client(
         client = f"ip:{request.client.host if request.client else 'unknown'}"
     guard.take(client)
     return client
+
+
+async def run_queued(request: Request, work: Sequence[Any], loc: Loc) -> list[Any]:
+    """Queue the model requests (articles to summarise or verify) as one unit and wait for
+    their results. The queue's refusals (full, timeout, stopping, client gone) become responses
+    in api/errors; a text without an article sentence is named here, at `loc`'s `text`."""
+    batcher = request.app.state.batcher
+    if batcher is None:
+        raise not_ready()
+    try:
+        return await batcher.submit(
+            work,
+            timeout_s=get_settings(request).serving.request_timeout_s,
+            is_disconnected=request.is_disconnected,
+        )
+    except NoSentencesError as exc:
+        raise ApiError(422, [*loc, "text"], str(exc), "no_sentences") from exc
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]

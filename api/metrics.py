@@ -1,5 +1,6 @@
 """Prometheus metrics: requests by route and status, latency, queue depth, batch sizes,
-model load time, modes used, refusals, and the generator's decoding and guard actions."""
+model load time, modes used, refusals, the generator's decoding and guard actions, and
+/verify's readings and verdicts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from opslens.api.batcher import BatchStats
 from opslens.api.observe import Outcome
-from opslens.model.results import Analysis
+from opslens.model.results import Analysis, Verification
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 REFUSALS = ("queue_full", "streams_full", "timeout", "client_gone", "rate_limited", "shutting_down")
@@ -60,6 +61,28 @@ class Metrics:
             ["action"],
             registry=r,
         )
+        self.verifications = Counter(
+            "opslens_verifications_total",
+            "Articles checked by /verify, by the summary's reading: consistent true, false, or none "
+            "(claims only)",
+            ["consistent"],
+            registry=r,
+        )
+        self.statements = Counter(
+            "opslens_verified_statements_total",
+            "Summary sentences and claims checked by /verify, by kind and verdict",
+            ["kind", "verdict"],
+            registry=r,
+        )
+
+    def verified(self, result: Verification) -> None:
+        """Count one answered /verify item: its statements by kind and verdict, and the summary's
+        reading (consistent or not; `none` without a summary)."""
+        for kind, statements in (("summary_sentence", result.summary), ("claim", result.claims)):
+            for statement in statements:
+                self.statements.labels(kind, statement.verdict).inc()
+        reading = "none" if result.consistent is None else str(result.consistent).lower()
+        self.verifications.labels(reading).inc()
 
     def analysed(self, result: Analysis) -> None:
         """Count one answered article (by mode; for abstractive ones, decoding and the guard)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from opslens.api.settings import Abstractive, Limits, Serving
+from opslens.model import verification
 from opslens.model.options import Mode, Policy
 from opslens.model.pipeline import AnalysisRequest
-from opslens.model.results import Analysis
+from opslens.model.results import Analysis, Verification
 
 
 def _not_blank(value: str | None) -> str | None:
@@ -97,12 +99,83 @@ def request_models(
     return SummarizeRequest, BatchRequest
 
 
+def verify_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The POST /verify request models for these limits (one pair per app instance)."""
+    Summary = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_summary_chars)]
+
+    class VerifyRequest(BaseModel):
+        model_config = ConfigDict(
+            extra="forbid",
+            title="VerifyRequest",
+            # "At least one of summary and claims", for the schema's readers and generators.
+            json_schema_extra={
+                "anyOf": [
+                    {"required": ["summary"], "properties": {"summary": {"type": "string"}}},
+                    {"required": ["claims"], "properties": {"claims": {"minItems": 1}}},
+                ]
+            },
+        )
+
+        text: Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars)] = Field(
+            description="The source article, plain text as pasted: what the summary and claims are "
+            "checked against. Evidence offsets index this string."
+        )
+        summary: Summary | None = Field(
+            None,
+            description="A summary of `text` (e.g. one your own LLM wrote), checked sentence by "
+            "sentence; the response says whether it is consistent with the article.",
+        )
+        claims: list[Annotated[str, StringConstraints(min_length=1, max_length=limits.max_claim_chars)]] = (
+            Field(
+                default_factory=list,
+                max_length=limits.max_claims,
+                validate_default=True,  # so that a body with neither field is refused here
+                description="Statements to check one by one against the article. Give `summary`, "
+                "`claims` or both.",
+            )
+        )
+
+        _blank_text = field_validator("text", "summary")(_not_blank)
+
+        @field_validator("claims")
+        @classmethod
+        def _claims(cls, claims: list[str], info: ValidationInfo) -> list[str]:
+            for claim in claims:
+                _not_blank(claim)
+            # `summary` is in info.data when it was valid or absent (None); an invalid one has its
+            # own error already.
+            if not claims and "summary" in info.data and info.data["summary"] is None:
+                raise PydanticCustomError(
+                    "summary_or_claims", "give a summary, at least one claim, or both (neither was given)"
+                )
+            return claims
+
+        def verify_request(self) -> verification.VerifyRequest:
+            """What the pipeline is asked for: this body, field by field."""
+            return verification.VerifyRequest(text=self.text, summary=self.summary, claims=tuple(self.claims))
+
+    class VerifyBatchRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid", title="VerifyBatchRequest")
+
+        items: list[VerifyRequest] = Field(min_length=1, max_length=limits.max_batch_items)
+
+    return VerifyRequest, VerifyBatchRequest
+
+
 class SummarizeResponse(Analysis):
     """One article's summary and stances (see the field descriptions)."""
 
 
 class BatchResponse(BaseModel):
     items: list[Analysis]
+
+
+class VerifyResponse(Verification):
+    """A summary's sentences and the claims, each with its verdict and evidence (see the fields)."""
+
+
+class VerifyBatchResponse(BaseModel):
+    items: list[Verification]
 
 
 class ErrorItem(BaseModel):

@@ -32,6 +32,9 @@ class Limits(BaseModel):
     max_title_chars: int = Field(1_000, ge=1)
     max_claims: int = Field(16, ge=0, description="Most claims per article.")
     max_claim_chars: int = Field(1_000, ge=1)
+    max_summary_chars: int = Field(
+        5_000, ge=1, description="Longest summary sent to POST /verify, in characters."
+    )
     max_batch_items: int = Field(16, ge=1, description="Most articles per batch request.")
     max_summary_sentences: int = Field(10, ge=1, description="Largest allowed max_sentences.")
     max_article_sentences: int = Field(

@@ -11,27 +11,18 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from opslens.api.deps import Client, get_metrics, get_settings
-from opslens.api.errors import ERRORS, ApiError, Loc, not_ready
+from opslens.api.deps import Client, get_metrics, run_queued
+from opslens.api.errors import ERRORS, ApiError, Loc
 from opslens.api.schemas import BatchResponse, SummarizeResponse
-from opslens.model.pipeline import AbstractiveUnavailableError, NoSentencesError
+from opslens.model.pipeline import AbstractiveUnavailableError
 from opslens.model.results import Analysis
 
 
 async def analyze(request: Request, items: Sequence[Any], loc: Loc) -> list[Analysis]:
-    """Queue the articles as one unit and wait for their results. The queue's refusals (full,
-    timeout, stopping, client gone) become responses in `errors`; bad articles are named here."""
-    batcher = request.app.state.batcher
-    if batcher is None:
-        raise not_ready()
+    """The articles' analyses, through the model queue; abstractive mode without a generator
+    is named here (the other refusals in `run_queued`)."""
     try:
-        results = await batcher.submit(
-            [item.analysis_request() for item in items],
-            timeout_s=get_settings(request).serving.request_timeout_s,
-            is_disconnected=request.is_disconnected,
-        )
-    except NoSentencesError as exc:
-        raise ApiError(422, [*loc, "text"], str(exc), "no_sentences") from exc
+        results = await run_queued(request, [item.analysis_request() for item in items], loc)
     except AbstractiveUnavailableError as exc:
         raise ApiError(422, [*loc, "mode"], str(exc), "mode_unavailable") from exc
     metrics = get_metrics(request)
