@@ -1,4 +1,4 @@
-"""The `opslens` command: serve, summarize, prepare, batch, train, eval."""
+"""The `opslens` command: serve, summarize, verify, prepare, batch, train, eval."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     from opslens.eval.cli import add_parser as add_eval
     from opslens.model.cli import add_parser as add_summarize
     from opslens.model.cli import add_prepare_parser as add_prepare
+    from opslens.model.cli import add_verify_parser as add_verify
     from opslens.training.cli import add_parser as add_train
 
     parser = argparse.ArgumentParser(prog="opslens", description=__doc__)
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_serve(sub)
     add_summarize(sub)
+    add_verify(sub)
     add_prepare(sub)
     add_batch(sub)
     add_train(sub)

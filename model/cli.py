@@ -1,4 +1,6 @@
 """`opslens summarize [FILE|-] [--title T] [--claim C ...] [--mode abstractive]`: JSON on stdout.
+`opslens verify --text FILE [--summary FILE|-] [--claim C ...]`: a summary and/or claims checked
+against the article (what POST /verify answers), JSON on stdout.
 `opslens prepare [encoder|abstractive] [--force]`: build and verify, ahead of use, a cached
 derived model: the int8 ONNX encoder, or the abstractive generator (the base model's float copy
 and the CTranslate2 int8 model with the artifact's adapter merged in)."""
@@ -44,6 +46,52 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
     add_backend_argument(p)
     p.set_defaults(func=run)
+
+
+def add_verify_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "verify", help="check a summary and/or claims against an article (verdicts, evidence) and print JSON"
+    )
+    p.add_argument("--text", required=True, help="the source article: a text file, or '-' for stdin")
+    p.add_argument("--summary", help="a summary to check sentence by sentence: a text file, or '-' for stdin")
+    p.add_argument("--claim", action="append", default=[], help="a claim to check (repeatable)")
+    p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
+    add_backend_argument(p)
+    p.set_defaults(func=run_verify)
+
+
+def _read(name: str) -> str:
+    raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    return raw.decode("utf-8", errors="replace")
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from opslens.model.pipeline import NoSentencesError, OpsLens, VerifierUnavailableError
+
+    if args.summary is None and not args.claim:
+        print("error: give --summary, --claim, or both", file=sys.stderr)
+        return 2
+    if args.text == "-" and args.summary == "-":
+        print("error: only one of --text and --summary can be read from stdin", file=sys.stderr)
+        return 2
+    try:
+        text = _read(args.text)
+        summary = None if args.summary is None else _read(args.summary)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        # Stance and abstractive parts are not needed; the verifier is.
+        model = OpsLens.load(args.model_path, backend=args.backend, abstractive=False)
+        result = model.verify(text, summary=summary, claims=args.claim)
+    except VerifierUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # NoSentencesError among them: the input, not the model
+        print(f"error: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, NoSentencesError) else 2
+    print(result.model_dump_json(indent=2))
+    return 0
 
 
 def add_backend_argument(p: argparse.ArgumentParser) -> None:
