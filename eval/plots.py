@@ -1,5 +1,5 @@
 """The report's figures as PNG files: ROUGE with confidence intervals, a confusion matrix, a
-reliability diagram.
+reliability diagram, ROC curves.
 
 Figures are drawn on `matplotlib.figure.Figure` with the Agg canvas, never through pyplot, so
 nothing here touches matplotlib's global backend or needs a display.
@@ -118,4 +118,33 @@ def reliability_diagram(path: Path, calibration: Mapping[str, Any], *, title: st
     bottom.bar(centres, [b["count"] for b in bins], width * 0.9, color="grey")
     bottom.set_xlabel("confidence of the predicted label (%)")
     bottom.set_ylabel("pairs")
+    _save(fig, path)
+
+
+def roc_curves(
+    path: Path,
+    curves: Mapping[str, Mapping[str, Sequence[float]]],
+    thin: Mapping[str, Mapping[str, Sequence[float]]],
+    points: Mapping[str, tuple[float, float]],
+    *,
+    title: str,
+) -> None:
+    """ROC curves (`{"fpr": [...], "tpr": [...]}` each): `curves` drawn bold, `thin` ones (e.g.
+    per source) dashed, and operating points (fpr, tpr) marked; the diagonal is chance."""
+    fig = Figure(figsize=(5.5, 5.0))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
+    for name, c in curves.items():
+        ax.plot(c["fpr"], c["tpr"], linewidth=2, label=name)
+    for name, c in thin.items():
+        ax.plot(c["fpr"], c["tpr"], linewidth=1, linestyle="--", label=name)
+    for (name, (x, y)), marker in zip(points.items(), "oXsD^v", strict=False):
+        ax.plot([x], [y], marker=marker, markersize=9, linestyle="none", markeredgecolor="black", label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false positive rate (inconsistent called consistent)")
+    ax.set_ylabel("true positive rate (consistent called consistent)")
+    ax.set_title(title, fontsize="medium")
+    ax.legend(fontsize="x-small", loc="lower right")
+    ax.grid(alpha=0.3)
     _save(fig, path)

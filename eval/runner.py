@@ -89,7 +89,7 @@ def libraries(backend: Backend, generator_engine: Engine | None) -> dict[str, st
     """Versions of what produced the figures; `generator_engine` None when no generator ran."""
     return {
         p: version(p)
-        for p in ("opslens", "torch", "transformers", "rouge-score", "datasets")
+        for p in ("opslens", "torch", "transformers", "rouge-score", "datasets", "scikit-learn")
         + (("onnxruntime",) if backend == "onnx" else ())
         + (("ctranslate2",) if generator_engine == "ct2" else ())
     }

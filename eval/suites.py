@@ -6,7 +6,7 @@ to the import below and nothing else changes: `opslens eval NAME` and `opslens e
 
 from __future__ import annotations
 
-from opslens.eval import stance, summarization  # noqa: F401  (importing registers them)
+from opslens.eval import factcheck, stance, summarization  # noqa: F401  (importing registers them)
 from opslens.eval.registry import Suite, registered
 
 ALL = "all"
