@@ -89,6 +89,14 @@ def section(results: dict[str, Any]) -> list[str]:
     ]
     for lab, c in main["per_class"].items():
         lines.append(f"| {lab} | {c['precision']:.1f} | {c['recall']:.1f} | {c['f1']:.1f} | {c['support']} |")
+    disagree = main["per_class"].get("disagree")
+    if disagree:
+        # The rarest class and the one a reader most needs: an article disputing the claim.
+        lines += [
+            "",
+            f"Disagree: precision {disagree['precision']:.1f}, recall {disagree['recall']:.1f}, "
+            f"F1 {disagree['f1']:.1f} ({disagree['support']} gold pairs).",
+        ]
     conf = main["confusion"]
     lines += [
         "",
