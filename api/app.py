@@ -65,6 +65,7 @@ def load_model(settings: Settings) -> OpsLens:
         cache_dir=settings.cache_dir,
         abstractive=wants_generator(settings),
         engine=settings.abstractive.engine,
+        verifier=settings.verifier,
     )
     model.analyze(WARMUP_TEXT, title="Warm-up", max_sentences=1)
     if model.verifier is not None:

@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         "float base and CTranslate2 model; default: $XDG_CACHE_HOME/opslens or ~/.cache/opslens.",
     )
     default_max_sentences: int = Field(DEFAULT_MAX_SENTENCES, ge=1)
+    verifier: bool = Field(
+        True,
+        description="Load the claim verifier when the artifact has one (stances, the guard's verdicts, "
+        "POST /verify); off serves the stances and guard without it, and /verify is refused.",
+    )
     log_level: str = "info"
     log_format: Literal["json", "text"] = Field("json", description="Log lines: JSON objects or plain text.")
     limits: Limits = Limits()
