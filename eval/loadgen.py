@@ -30,6 +30,19 @@ from opslens.model.options import DEFAULT_MAX_WORDS, DEFAULT_MODE, MODES
 
 # Package data (pyproject: "opslens" = ["examples/*.txt"]), so a clone and an install find it alike.
 EXAMPLE = Path(str(resources.files("opslens") / "examples" / "briefing_bakhmut.txt"))
+# What the benchmarks ask about the example article: claims for /summarize (one the article states,
+# one it does not, one it never mentions) and a three-sentence summary for /verify.
+EXAMPLE_CLAIMS = (
+    "Russia lost nearly 30 armored vehicles in fighting around Vuhledar.",
+    "Ukraine has retaken Bakhmut.",
+    "China has supplied weapons to Russia.",
+)
+EXAMPLE_SUMMARY = (
+    "Zelenskiy says Ukrainian forces have inflicted extraordinarily significant losses on Russia around "
+    "Bakhmut and Vuhledar. Drone footage appeared to show Russia lost nearly 30 armored vehicles near "
+    "Vuhledar. Blinken warned China of serious consequences if Beijing supplies weapons to Russia."
+)
+ENDPOINTS = {"summarize": "/summarize", "verify": "/verify"}
 
 
 def require_loopback(url: str) -> None:
@@ -121,6 +134,7 @@ class LoadResult:
     statuses: Counter[int | str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)  # successful requests only
     articles_per_request: int = 1
+    timings_ms: list[dict[str, float]] = field(default_factory=list)  # the server's, when collected
 
     @property
     def requests(self) -> int:
@@ -153,7 +167,13 @@ class LoadResult:
             "p99_ms": round(percentile(lat, 99), 1) if lat else None,
             "articles_per_s": round(self.ok * self.articles_per_request / self.elapsed_s, 2),
             "elapsed_s": round(self.elapsed_s, 2),
+            **({"server_timings_p50_ms": self.timings_p50()} if self.timings_ms else {}),
         }
+
+    def timings_p50(self) -> dict[str, float]:
+        """The median of each part of the server's own `timings_ms` over the collected answers."""
+        keys = sorted({k for t in self.timings_ms for k in t})
+        return {k: round(percentile([t[k] for t in self.timings_ms if k in t], 50), 2) for k in keys}
 
 
 async def drive(
@@ -167,9 +187,11 @@ async def drive(
     headers: Mapping[str, str] | None = None,
     respect_retry_after: bool = False,
     timeout_s: float = 60.0,
+    collect_timings: bool = False,
 ) -> LoadResult:
     """Closed loop: `clients` concurrent clients, each sending its next request when the last
-    is answered, until `duration_s` has passed or `requests` have been sent (whichever first)."""
+    is answered, until `duration_s` has passed or `requests` have been sent (whichever first).
+    `collect_timings` keeps the `timings_ms` of each successful answer (single objects only)."""
     if duration_s is None and requests is None:
         raise ValueError("bound the run: give duration_s, requests or both")
     require_loopback(url)
@@ -194,6 +216,8 @@ async def drive(
                 result.statuses[r.status_code] += 1
                 if r.is_success:
                     result.latencies_ms.append((time.perf_counter() - start) * 1000)
+                    if collect_timings:
+                        result.timings_ms.append(r.json().get("timings_ms", {}))
                 elif r.status_code == 429 and respect_retry_after:
                     wait = float(r.headers.get("retry-after", "1"))
                     await asyncio.sleep(max(0.0, min(wait, deadline - time.perf_counter())))
@@ -210,17 +234,37 @@ def add_payload_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--title", default="Russia presses ahead with offensive in east")
     p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
     p.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS, help="abstractive summary length")
+    p.add_argument(
+        "--claims",
+        type=int,
+        default=0,
+        choices=range(len(EXAMPLE_CLAIMS) + 1),
+        help="/summarize: send the first N of the example claims too (stance per claim)",
+    )
+    p.add_argument(
+        "--summary-file", type=Path, help="/verify: the summary to check (default: three sentences)"
+    )
     p.add_argument("--out", type=Path, help="also write the figures as JSON here")
 
 
 def payload_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The /summarize body: the article, its title, the mode and `--claims` example claims."""
     source = args.text_file or EXAMPLE
     if not source.is_file():
         raise FileNotFoundError(f"article not found at {source} (pass --text-file)")
     payload = {"text": source.read_text(encoding="utf-8"), "title": args.title, "mode": args.mode}
     if args.mode == "abstractive":
         payload["max_words"] = args.max_words
+    if getattr(args, "claims", 0):
+        payload["claims"] = list(EXAMPLE_CLAIMS[: args.claims])
     return payload
+
+
+def verify_payload_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The /verify body: the same article and a summary of it to check."""
+    summary_file = getattr(args, "summary_file", None)
+    summary = summary_file.read_text(encoding="utf-8") if summary_file else EXAMPLE_SUMMARY
+    return {"text": payload_from_args(args)["text"], "summary": summary}
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
