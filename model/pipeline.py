@@ -38,7 +38,7 @@ from opslens.model.results import (
     Truncation,
     Verification,
 )
-from opslens.model.stance import StanceClassifier, StanceConfig, claim_stances
+from opslens.model.stance import StanceClassifier, StanceConfig, claim_stances, verified_stances
 from opslens.model.text import Document, parse_document
 from opslens.model.verification import VerifyRequest, describe, verify_requests
 from opslens.model.verifier import COMPONENT as VERIFIER
@@ -256,6 +256,10 @@ class OpsLens:
             t3 = time.perf_counter()
             stances = claim_stances(self.stance, claims, claim_vecs, sents, sent_vecs)
             stance_ms = _ms(t3)
+            t4 = time.perf_counter()
+            if self.verifier is not None and stances:
+                stances = verified_stances(self.verifier, stances, claim_vecs, sents, sent_vecs)
+            verify_ms = _ms(t4)
 
             truncated = len(doc.sentences) > len(sents)
             out.append(
@@ -279,6 +283,7 @@ class OpsLens:
                         encode_ms=encode_ms,
                         summarize_ms=summarize_ms,
                         stance_ms=stance_ms,
+                        verify_ms=verify_ms,
                         total_ms=_ms(t0) / len(requests),
                     ),
                 )
@@ -328,6 +333,7 @@ class OpsLens:
             encoder=self.encoder,
             article_vectors=vecs,
             rare_words=generator.config.lowercase,
+            verifier=self.verifier,
         )
         check_ms = _ms(t0)
         timings = extractive.timings_ms.model_copy(

@@ -55,7 +55,8 @@ class Faithfulness(BaseModel):
     policy: Policy
     action: Action = Field(
         description="none: nothing unsupported; flagged: kept as written; dropped_sentences: "
-        "sentences with unsupported spans removed; fallback: replaced by the extractive summary."
+        "sentences with unsupported spans (or, with the verifier, contradicted or not found in the "
+        "article) removed; fallback: replaced by the extractive summary."
     )
     detail: str = Field(description="What was done, in words.")
     alignment: Alignment
@@ -64,7 +65,8 @@ class Faithfulness(BaseModel):
 
     @property
     def faithful(self) -> bool:
-        return not self.unsupported
+        rejected = ("contradicted", "not_found")
+        return not self.unsupported and not any(s.verdict in rejected for s in self.sentences)
 
 
 class SummarySentence(BaseModel):
@@ -80,7 +82,10 @@ class Evidence(BaseModel):
     text: str
     start: int
     end: int
-    weight: float = Field(description="Attention weight the stance model gave this sentence.")
+    weight: float = Field(
+        description="How strongly the model tied this sentence to the claim: the stance head's attention "
+        "weight, or (label from the claim verifier) the sentence's retrieval score in its evidence window."
+    )
 
 
 class Stance(BaseModel):
@@ -122,7 +127,9 @@ class Timings(BaseModel):
     stance_ms: float
     generate_ms: float = Field(0.0, description="Abstractive mode: decoding the summary.")
     check_ms: float = Field(0.0, description="Abstractive mode: the faithfulness guard.")
-    verify_ms: float = Field(0.0, description="The claim verifier's share (stances, the guard's verdicts).")
+    verify_ms: float = Field(
+        0.0, description="The claim verifier's share of the stances (the guard's verdicts are in check_ms)."
+    )
     total_ms: float
 
 

@@ -9,6 +9,7 @@ validation data, so the probabilities are calibrated.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from pydantic import BaseModel
@@ -23,6 +24,9 @@ from opslens.model.lexical import (
 )
 from opslens.model.results import Evidence, Stance
 from opslens.model.text import Sentence
+
+if TYPE_CHECKING:
+    from opslens.model.verifier import ClaimVerifier
 
 
 class StanceConfig(BaseModel):
@@ -157,5 +161,52 @@ def claim_stances(
                 probabilities={lab: round(float(x), 4) for lab, x in zip(labels, p, strict=True)},
                 evidence=evidence,
             )
+        )
+    return out
+
+
+def verified_stances(
+    verifier: ClaimVerifier,
+    stances: Sequence[Stance],
+    claim_vecs: torch.Tensor,
+    sentences: Sequence[Sentence],
+    sentence_vecs: torch.Tensor,
+) -> list[Stance]:
+    """Stances whose related label comes from the claim verifier: the stance head above keeps
+    deciding related vs unrelated (cheap, and good at it), and for a pair it calls related the
+    cross-encoder, which reads claim and evidence together, picks agree / disagree / discuss.
+    P(unrelated) stays the head's; the related mass is split by the verifier's calibrated
+    stance probabilities. The evidence is the verifier's best-retrieved window sentence, its
+    weight that sentence's retrieval score."""
+    related = [k for k, st in enumerate(stances) if st.label != "unrelated"]
+    if not related:
+        return list(stances)
+    checks = verifier.verify(
+        [" ".join(stances[k].claim.split()) for k in related],
+        [s.normalized for s in sentences],
+        sentence_vecs,
+        attribute=False,  # the verdict's evidence is not needed here: one pass per claim
+        claim_vectors=claim_vecs[related],
+    )
+    out = list(stances)
+    for k, check in zip(related, checks, strict=True):
+        stance = stances[k]
+        p_unrelated = stance.probabilities.get("unrelated", 0.0)
+        probs = {lab: (1 - p_unrelated) * p for lab, p in check.stance_probabilities.items()}
+        label = max(probs, key=probs.__getitem__)
+        probs["unrelated"] = p_unrelated
+        evidence = stance.evidence
+        if check.evidence:
+            best = check.evidence[0]
+            s, w = sentences[best], check.window
+            score = w.scores[w.indices.index(best)] if best in w.indices else 0.0
+            evidence = Evidence(index=best, text=s.text, start=s.start, end=s.end, weight=round(score, 4))
+        out[k] = stance.model_copy(
+            update={
+                "label": label,
+                "reading": STANCE_READINGS[label],
+                "probabilities": {lab: round(probs[lab], 4) for lab in stance.probabilities},
+                "evidence": evidence,
+            }
         )
     return out

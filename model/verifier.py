@@ -247,16 +247,19 @@ class ClaimVerifier:
         sentence_vectors: torch.Tensor | None = None,
         *,
         attribute: bool = True,
+        claim_vectors: torch.Tensor | None = None,
     ) -> list[ClaimCheck]:
         """Check each claim against its evidence window from `sentences` (pass the article's
         sentence vectors when it is already encoded). With `attribute`, the claim is also scored
         against each window sentence alone, and the sentence(s) most sure of the verdict are
-        its evidence; otherwise, and for not_found, the best-retrieved sentence is."""
+        its evidence; otherwise, and for not_found, the best-retrieved sentence is. Pass
+        `claim_vectors` when the claims are already encoded."""
         if not claims:
             return []
         cfg = self.config
         vectors = self.encoder.encode(list(sentences)) if sentence_vectors is None else sentence_vectors
-        claim_vectors = self.encoder.encode(list(claims))
+        if claim_vectors is None:
+            claim_vectors = self.encoder.encode(list(claims))
         toks = self.tokens([*claims, *sentences])
         claim_toks, sent_toks = toks[: len(claims)], toks[len(claims) :]
         lengths = [len(t) for t in sent_toks]

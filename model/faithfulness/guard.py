@@ -23,6 +23,9 @@ from opslens.model.text import Document, Sentence, split_sentences
 
 if TYPE_CHECKING:
     from opslens.model.encoder import SentenceEncoder
+    from opslens.model.verifier import ClaimVerifier
+
+REJECTED = ("contradicted", "not_found")  # verdicts that count against a sentence like a bad span
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,17 @@ def check(
     article_vectors: torch.Tensor | None = None,
     top_k: int = DEFAULT_TOP_K,
     rare_words: bool = True,
+    verifier: ClaimVerifier | None = None,
 ) -> Faithfulness:
-    """Check `generated` against `article` and apply `policy` to unsupported spans.
+    """Check `generated` against `article` and apply `policy` to unsupported sentences.
 
-    - flag: keep the summary, report the spans.
-    - drop_sentence: remove every sentence holding an unsupported span; if none is left, use
+    A sentence is unsupported when it holds an unsupported span, or (with a `verifier`, the
+    cross-encoder that reads each sentence with its evidence window and so sees swapped names,
+    negations and reversed relations that every span check passes) when its verdict is
+    contradicted or not_found.
+
+    - flag: keep the summary, report them.
+    - drop_sentence: remove every unsupported sentence; if none is left, use
       `fallback_summary` when given, else return an empty summary.
     - fallback: if anything is unsupported, return `fallback_summary` instead (required).
 
@@ -122,33 +131,52 @@ def check(
         if idx >= 0:
             per_sentence[idx].append(span)
 
+    verdicts: list[tuple[str | None, float | None]] = [(None, None)] * len(sentences)
+    if verifier is not None and sentences and article.sentences:
+        found = verifier.verify(
+            [s.normalized for s in sentences],
+            [s.normalized for s in article.sentences],
+            article_vectors,
+            attribute=False,  # the evidence shown is the alignment's
+        )
+        verdicts = [(c.verdict, round(c.probabilities[c.verdict], 4)) for c in found]
+    rejected = [v in REJECTED for v, _ in verdicts]
+    bad_sentence = [bool(per_sentence[i]) or rejected[i] for i in range(len(sentences))]
+    n_bad = bad_sentence.count(True)
+    what = _unsupported_words(len(spans), rejected.count(True))
+
     keep = [True] * len(sentences)
     summary, action = generated.strip(), "none"
-    n = len(spans)
-    detail = f"no unsupported spans in {len(sentences)} sentence(s)"
-    if spans and policy == "flag":
-        action, detail = "flagged", f"{n} unsupported span(s) flagged; summary kept as generated"
-    elif spans and policy == "drop_sentence":
-        keep = [not per_sentence[i] for i in range(len(sentences))]
+    detail = f"nothing unsupported in {len(sentences)} sentence(s)"
+    if n_bad and policy == "flag":
+        action, detail = "flagged", f"{what} flagged; summary kept as generated"
+    elif n_bad and policy == "drop_sentence":
+        keep = [not b for b in bad_sentence]
         kept = [s.text.strip() for s, k in zip(sentences, keep, strict=True) if k]
-        dropped = keep.count(False)
         if kept:
             action, summary = "dropped_sentences", " ".join(kept)
-            detail = f"dropped {dropped} of {len(sentences)} sentence(s) holding {n} unsupported span(s)"
+            detail = f"dropped {n_bad} of {len(sentences)} sentence(s) for {what}"
         elif fallback_summary is not None:
             action, summary = "fallback", fallback_summary
-            detail = f"all {len(sentences)} sentence(s) held unsupported spans; used the extractive summary"
+            detail = f"all {len(sentences)} sentence(s) unsupported ({what}); used the extractive summary"
         else:
             action, summary = "dropped_sentences", ""
-            detail = f"all {len(sentences)} sentence(s) held unsupported spans; nothing left"
-    elif spans and policy == "fallback":
+            detail = f"all {len(sentences)} sentence(s) unsupported ({what}); nothing left"
+    elif n_bad and policy == "fallback":
         keep = [False] * len(sentences)
         action, summary = "fallback", fallback_summary or ""
-        detail = f"{n} unsupported span(s); replaced by the extractive summary"
+        detail = f"{what}; replaced by the extractive summary"
 
     checked = [
         CheckedSentence(
-            text=s.text, start=s.start, end=s.end, evidence=ev, unsupported=per_sentence[i], kept=keep[i]
+            text=s.text,
+            start=s.start,
+            end=s.end,
+            evidence=ev,
+            unsupported=per_sentence[i],
+            kept=keep[i],
+            verdict=verdicts[i][0],
+            verdict_probability=verdicts[i][1],
         )
         for i, (s, ev) in enumerate(zip(sentences, evidence, strict=True))
     ]
@@ -162,3 +190,14 @@ def check(
         sentences=checked,
         unsupported=spans,
     )
+
+
+def _unsupported_words(spans: int, rejected: int) -> str:
+    """What made sentences unsupported, in words ("2 unsupported span(s) and 1 sentence(s) the
+    verifier found contradicted or not in the article")."""
+    parts = []
+    if spans:
+        parts.append(f"{spans} unsupported span(s)")
+    if rejected:
+        parts.append(f"{rejected} sentence(s) the verifier found contradicted or not in the article")
+    return " and ".join(parts)
