@@ -1,5 +1,6 @@
 // OpsLens analyst page: calls POST /summarize (extractive) or POST /summarize/stream
-// (abstractive, read as server-sent events) and shows the result.
+// (abstractive, read as server-sent events) and shows the result. The "Check a summary" task
+// (POST /verify) is in verify.js, which uses the helpers here.
 // Article and summary text only ever reach the page through textContent / text nodes, never
 // as HTML, so pasted markup (and anything a model writes) is shown, not run.
 "use strict";
@@ -68,6 +69,7 @@ const FIELDS = {
   mode: "mode",
   max_words: "max-words",
   faithfulness_policy: "faithfulness-policy",
+  summary: "verify-summary",
 };
 
 function fieldName(loc) {
@@ -76,10 +78,12 @@ function fieldName(loc) {
   return parts.length ? parts.join(" › ") : "Request";
 }
 
-function markInvalid(loc) {
+function markInvalid(loc, type) {
   const parts = loc.filter((p) => p !== "body");
   const id = FIELDS[parts[0]];
   if (id) $(id).setAttribute("aria-invalid", "true");
+  // /verify's "neither a summary nor a claim" names claims; the summary is just as missing.
+  if (type === "summary_or_claims") $("verify-summary").setAttribute("aria-invalid", "true");
 }
 
 const STATUS_TEXT = {
@@ -101,7 +105,7 @@ function showError(status, detail, response) {
   if (Array.isArray(detail)) {
     for (const d of detail) {
       const loc = Array.isArray(d.loc) ? d.loc : [];
-      markInvalid(loc);
+      markInvalid(loc, d.type);
       items.append(el("li", {}, el("code", {}, fieldName(loc)), `: ${d.msg ?? "invalid"}`));
     }
   } else if (typeof detail === "string" && detail) {
@@ -216,13 +220,28 @@ function extractiveList(list, sentences, spans, prefix = "s", label = "Summary s
   });
 }
 
+const VERDICT_TEXT = { supported: "supported", not_found: "not found", contradicted: "contradicted" };
+
+// The claim verifier's verdict on a sentence, with its probability.
+function verdictTag(verdict, probability) {
+  const tag = el(
+    "span",
+    { class: `verdict verdict-${verdict}`, dataset: { verdict }, title: "The claim verifier's verdict against the article" },
+    VERDICT_TEXT[verdict] ?? verdict,
+  );
+  if (probability !== null && probability !== undefined) tag.append(el("span", { class: "pct" }, ` ${pct(probability)}`));
+  return tag;
+}
+
 const SPAN_KIND = { number: "number", date: "date", entity: "name", rare_word: "rare word" };
 
+// The guard rejects a sentence for a number, date or name the article lacks, or (with the claim
+// verifier) for a verdict of contradicted or not found.
 const ACTION_TEXT = {
-  none: "Every number, date and name in the summary was found in the article.",
-  flagged: "Some numbers, dates or names were not found in the article; they are kept and marked below.",
-  dropped_sentences: "Sentences stating something not found in the article were removed.",
-  fallback: "The written summary stated something not found in the article; the extractive summary is shown instead.",
+  none: "Nothing in the summary was found unsupported by the article.",
+  flagged: "Some sentences state what the article does not support; they are kept, with their verdicts and marks below.",
+  dropped_sentences: "Sentences the article does not support were removed.",
+  fallback: "The written summary stated something the article does not support; the extractive summary is shown instead.",
 };
 
 // generated[start:end] (code-point offsets) with each unsupported span in a <mark>.
@@ -273,6 +292,7 @@ function renderAbstractive(result, spans) {
     }
     const item = el("li", { class: s.kept ? "generated" : "generated dropped" });
     if (!s.kept) item.append(el("span", { class: "tag" }, "Dropped"), " ");
+    if (s.verdict) item.append(verdictTag(s.verdict, s.verdict_probability), " ");
     const button = sentenceButton(id, markedText(f.generated, utf16At, s.start, s.end, s.unsupported));
     button.title = s.evidence.length ? "Highlight its evidence in the article" : "No evidence found";
     item.append(button);
@@ -285,9 +305,18 @@ function renderAbstractive(result, spans) {
   $("generated-heading").hidden = f.sentences.length === 0;
 }
 
+// Which result view shows: a summary with stances, or a check (verify.js).
+function showView(checking) {
+  $("verify-view").hidden = !checking;
+  $("summary-view").hidden = $("stances-view").hidden = checking;
+  $("legend-evidence").hidden = checking;
+  $("results-heading").textContent = checking ? "Check" : "Summary";
+}
+
 function renderResult(text, result) {
   const spans = [];
   const abstractive = result.mode === "abstractive" && result.faithfulness;
+  showView(false);
   $("draft").hidden = true;
   $("abstractive-result").hidden = !abstractive;
   if (abstractive) renderAbstractive(result, spans);
@@ -331,6 +360,7 @@ function renderResult(text, result) {
 
 // While an abstractive summary is decoded: the article without highlights, and the draft.
 function showDraft(text) {
+  showView(false);
   for (const id of ["summary", "final-summary", "policy-result", "stances", "meta", "warning"]) $(id).replaceChildren();
   $("warning").hidden = true;
   $("abstractive-result").hidden = true;
@@ -347,7 +377,8 @@ function showDraft(text) {
 async function submit(event) {
   event.preventDefault();
   clearError();
-  const body = readForm();
+  const checking = $("task-verify").checked;
+  const body = checking ? readVerifyForm() : readForm();
   if (!body.text.trim()) {
     showError(422, [{ loc: ["body", "text"], msg: "Paste an article first." }]);
     $("text").focus();
@@ -356,9 +387,10 @@ async function submit(event) {
   const button = $("submit");
   button.disabled = true;
   $("results").setAttribute("aria-busy", "true");
-  $("status").textContent = "Analysing…";
+  $("status").textContent = checking ? "Checking…" : "Analysing…";
   try {
-    if (body.mode === "abstractive") await summariseStreaming(body);
+    if (checking) await check(body);
+    else if (body.mode === "abstractive") await summariseStreaming(body);
     else await summarise(body);
   } finally {
     button.disabled = false;
@@ -535,6 +567,9 @@ async function loadLimits() {
     if (!response.ok) return;
     const { limits, model, abstractive } = await response.json();
     $("max-sentences").max = String(limits.max_summary_sentences);
+    if (limits.max_summary_chars) {
+      $("verify-summary").setAttribute("aria-description", `At most ${limits.max_summary_chars} characters.`);
+    }
     $("text").setAttribute("aria-description", `At most ${limits.max_text_chars} characters.`);
     if (limits.min_summary_words) $("max-words").min = String(limits.min_summary_words);
     if (limits.max_summary_words) $("max-words").max = String(limits.max_summary_words);
