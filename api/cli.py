@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
     from transformers.utils.logging import disable_progress_bar
 
@@ -96,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"opslens serve: error: {exc}", file=sys.stderr)
             return 2
         return 0
-    # Progress bars are for terminals; the service log is one JSON object per line.
+    # Progress bars are for terminals; the service log is one JSON object per line, so Python
+    # warnings (a library's FutureWarning at model load) go through logging too ("py.warnings").
     disable_progress_bar()
+    logging.captureWarnings(True)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -68,6 +68,10 @@ def logging_config(level: str = "info", fmt: str = "json") -> dict[str, Any]:
             # Our own access line carries the request ID; uvicorn's would duplicate it without.
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "opslens": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            # transformers writes its warnings (a model's load report, over several lines) through
+            # a plain handler of its own; configuring its logger here replaces that handler, so
+            # they become log records like the rest.
+            "transformers": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
         },
     }
 
