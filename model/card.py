@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from opslens.model.artifact import CARD, read_component_meta, read_manifest
+from opslens.model.card_meta import EVALUATION, front_matter
 
-EVALUATION = "evaluation.json"  # written by `opslens eval ... --record`
+__all__ = ["EVALUATION", "render_card", "write_card"]
 
 
 def _fmt(value: Any) -> str:
@@ -27,6 +28,7 @@ def render_card(folder: Path) -> str:
     manifest = read_manifest(folder)
     enc = manifest.encoder
     out = [
+        front_matter(folder),
         f"# Model card: {manifest.name} {manifest.version}",
         "",
         "OpsLens artifact: trained heads over a frozen sentence encoder. The encoder is not",
@@ -69,6 +71,7 @@ def render_card(folder: Path) -> str:
         for note in train.get("notes", []):
             out.append(f"- {note}")
         out.append("")
+        out += _threshold(train.get("consistency_threshold"))
     evaluation = folder / EVALUATION
     if evaluation.is_file():
         records = json.loads(evaluation.read_text(encoding="utf-8"))
@@ -92,14 +95,36 @@ def render_card(folder: Path) -> str:
         "  lower-cased CNN/DailyMail; they can state what the article does not. Every response",
         "  carries the faithfulness guard's evidence and unsupported spans (numbers, dates, names",
         "  absent from the article), and the policy (default `drop_sentence`) removes flagged",
-        "  sentences. The guard checks facts, not meaning: a wrong relation between supported",
-        "  names (who did what) is not caught.",
+        "  sentences. With the `verifier` component, each generated sentence also gets a verdict",
+        "  (supported / contradicted / not_found) from a cross-encoder that reads it with its",
+        "  evidence; contradicted and not-found sentences count as unsupported. It catches",
+        "  negations well and swapped names (who did what) only sometimes: see its validation",
+        "  accuracy by source above.",
         "- Stance follows FNC-1: `agree` (the article asserts the claim), `discuss` (reports it",
         "  without taking a side), `disagree` (disputes it), `unrelated`. FNC-1 is small and",
         "  skewed (73% unrelated, 2% disagree): `disagree` is the weakest class.",
         "",
     ]
     return "\n".join(out)
+
+
+def _threshold(chosen: dict[str, Any] | None) -> list[str]:
+    """How the verifier's summary consistency threshold was chosen (training/verifier_threshold.py)."""
+    if not chosen:
+        return []
+    return [
+        f"Summary consistency threshold: **{chosen['value']}** on P(supported) (a summary is consistent "
+        "when its lowest sentence P(supported) reaches it). Chosen as "
+        f"{chosen['method']}: {chosen['examples']} pairs ({chosen['supported']} supported) from "
+        f"{chosen['sources']} sources, balanced accuracy {chosen['balanced_accuracy']} "
+        f"(at 0.5: {chosen['balanced_accuracy_at_0.5']}), ROC AUC {chosen['roc_auc']}. Data: "
+        f"{chosen['data']['path']} (sha256 {chosen['data']['sha256'][:12]}).",
+        "",
+        "```",
+        chosen["command"],
+        "```",
+        "",
+    ]
 
 
 def write_card(folder: Path) -> None:

@@ -1,0 +1,40 @@
+"""The model card: Hugging Face front matter that parses and carries what the artifact records."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+from opslens.model.artifact import SHIPPED_ARTIFACT
+from opslens.model.card import render_card
+
+
+def _front(card: str) -> dict:
+    assert card.startswith("---\n")
+    return yaml.safe_load(card.split("---\n")[1])
+
+
+def test_shipped_card_has_hub_front_matter() -> None:
+    card = render_card(SHIPPED_ARTIFACT)
+    meta = _front(card)
+    assert meta["license"] == "apache-2.0"
+    assert "sentence-transformers/all-MiniLM-L6-v2" in meta["base_model"]
+    assert {"FakeNewsChallenge/fnc-1", "abisee/cnn_dailymail", "stanfordnlp/snli"} <= set(meta["datasets"])
+    [entry] = meta["model-index"]
+    records = json.loads((SHIPPED_ARTIFACT / "evaluation.json").read_text())
+    assert len(entry["results"]) == len(records)
+    stance = next(r for r in entry["results"] if r["dataset"]["name"] == "fnc1_test.jsonl.gz")
+    fnc = next(m for m in stance["metrics"] if m["type"] == "fnc_score")
+    assert fnc["value"] == round(records["stance: fnc1_test.jsonl.gz"]["metrics"]["fnc_score"], 2)
+    # The card on disk is the rendered one (write_card was re-run after the last change).
+    assert (SHIPPED_ARTIFACT / "MODEL_CARD.md").read_text(encoding="utf-8") == card
+
+
+def test_card_without_evaluation_has_no_model_index(tmp_path: Path) -> None:
+    folder = tmp_path / "a"
+    shutil.copytree(SHIPPED_ARTIFACT, folder)
+    (folder / "evaluation.json").unlink()
+    assert "model-index" not in _front(render_card(folder))
