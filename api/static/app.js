@@ -1,6 +1,7 @@
-// OpsLens analyst page: calls POST /summarize (extractive) or POST /summarize/stream
-// (abstractive, read as server-sent events) and shows the result. The "Check a summary" task
-// (POST /verify) is in verify.js, which uses the helpers here.
+// OpsLens analyst page, shared helpers: DOM building, the request headers and POST, error
+// display, and the article view with its highlights. The page's scripts load in order
+// (index.html): app.js, summarize.js (POST /summarize and the result), stream.js (the abstractive
+// summary streamed from POST /summarize/stream), main.js (form wiring), verify.js ("Check a summary").
 // Article and summary text only ever reach the page through textContent / text nodes, never
 // as HTML, so pasted markup (and anything a model writes) is shown, not run.
 "use strict";
@@ -38,25 +39,34 @@ const pct = (p) => `${(100 * p).toFixed(1)}%`;
 
 // ---- Request ---------------------------------------------------------------------------
 
-function readForm() {
-  const text = $("text").value; // sent exactly as typed: offsets come back into this string
-  const title = $("title").value.trim();
-  const claims = $("claims").value.split("\n").map((c) => c.trim()).filter((c) => c.length > 0);
-  const mode = $("mode").value;
-  const body = { text, claims, max_sentences: Number($("max-sentences").value), mode };
-  if (title) body.title = title;
-  if (mode === "abstractive") {
-    body.max_words = Number($("max-words").value);
-    body.faithfulness_policy = $("faithfulness-policy").value;
-  }
-  return body;
-}
-
 function headers(accept = "application/json") {
   const h = { "Content-Type": "application/json", Accept: accept };
   const key = $("api-key").value.trim();
   if (key) h["X-API-Key"] = key;
   return h;
+}
+
+// POST to the API; null (and the error shown) when the server cannot be reached.
+async function post(path, body, accept) {
+  try {
+    return await fetch(path, { method: "POST", headers: headers(accept), body: JSON.stringify(body) });
+  } catch (err) {
+    showError(0, `Could not reach the server (${err.message}).`);
+    $("status").textContent = "";
+    return null;
+  }
+}
+
+// A refusal's JSON body, shown as /summarize's errors are.
+async function showHttpError(response) {
+  let payload = null;
+  try {
+    payload = await response.json();
+  } catch {
+    payload = null;
+  }
+  showError(response.status, payload?.detail ?? response.statusText, response);
+  $("status").textContent = "";
 }
 
 // ---- Errors ----------------------------------------------------------------------------
@@ -174,35 +184,6 @@ function focusSpan(kind, id) {
   }
 }
 
-function renderStance(stance, kind, id) {
-  const probs = el("div", { class: "probs" });
-  const ranked = Object.entries(stance.probabilities).sort((x, y) => y[1] - x[1]);
-  for (const [label, p] of ranked) {
-    const fill = el("span");
-    fill.style.width = pct(p);
-    probs.append(
-      el("span", {}, label),
-      el("span", { class: "bar", "aria-hidden": "true" }, fill),
-      el("span", { class: "pct" }, pct(p)),
-    );
-  }
-  const item = el(
-    "li",
-    { class: "stance", dataset: { stance: id } },
-    el("p", { class: "claim" }, el("span", { class: "kind" }, kind), " ", stance.claim),
-    el("p", {}, el("span", { class: `label label-${stance.label}` }, stance.label), `The article ${stance.reading} it.`),
-    probs,
-  );
-  if (stance.evidence) {
-    const show = el("button", { type: "button", class: "linkish" }, "Show in article");
-    show.addEventListener("click", () => focusSpan("evidence", id));
-    item.append(
-      el("div", { class: "evidence" }, "Evidence:", el("blockquote", {}, stance.evidence.text), show),
-    );
-  }
-  return item;
-}
-
 function sentenceButton(id, ...content) {
   const button = el("button", { type: "button", class: "sentence", dataset: { id }, "aria-pressed": "false" }, ...content);
   button.addEventListener("click", () => focusSpan("summary", id));
@@ -235,15 +216,6 @@ function verdictTag(verdict, probability) {
 
 const SPAN_KIND = { number: "number", date: "date", entity: "name", rare_word: "rare word" };
 
-// The guard rejects a sentence for a number, date or name the article lacks, or (with the claim
-// verifier) for a verdict of contradicted or not found.
-const ACTION_TEXT = {
-  none: "Nothing in the summary was found unsupported by the article.",
-  flagged: "Some sentences state what the article does not support; they are kept, with their verdicts and marks below.",
-  dropped_sentences: "Sentences the article does not support were removed.",
-  fallback: "The written summary stated something the article does not support; the extractive summary is shown instead.",
-};
-
 // generated[start:end] (code-point offsets) with each unsupported span in a <mark>.
 function markedText(generated, utf16At, start, end, unsupported) {
   const out = document.createDocumentFragment();
@@ -263,48 +235,6 @@ function markedText(generated, utf16At, start, end, unsupported) {
   return out;
 }
 
-// Abstractive: the final summary, what the faithfulness policy did, and each generated
-// sentence with its evidence (highlighted in the article) and its unsupported spans (marked).
-function renderAbstractive(result, spans) {
-  const f = result.faithfulness;
-  const final = $("final-summary");
-  if (f.action === "fallback") {
-    const list = el("ol", { class: "summary" });
-    extractiveList(list, result.sentences, spans, "x", "Extractive summary sentence");
-    final.replaceChildren(list);
-  } else {
-    final.replaceChildren(el("p", {}, result.summary || "(No sentence was left.)"));
-  }
-  $("policy-result").replaceChildren(
-    el("span", { class: `tag action-${f.action}` }, f.action.replace("_", " ")),
-    ` ${ACTION_TEXT[f.action] || ""} `,
-    el("span", { class: "detail" }, `(${f.detail}; policy: ${f.policy.replace("_", " ")}.)`),
-  );
-  $("policy-result").dataset.action = f.action;
-
-  const utf16At = codePointIndex(f.generated);
-  const list = $("summary");
-  list.replaceChildren();
-  f.sentences.forEach((s, i) => {
-    const id = `s${i}`;
-    for (const ev of s.evidence) {
-      spans.push({ kind: "summary", id, start: ev.start, end: ev.end, text: ev.text, label: `Evidence for sentence ${i + 1}` });
-    }
-    const item = el("li", { class: s.kept ? "generated" : "generated dropped" });
-    if (!s.kept) item.append(el("span", { class: "tag" }, "Dropped"), " ");
-    if (s.verdict) item.append(verdictTag(s.verdict, s.verdict_probability), " ");
-    const button = sentenceButton(id, markedText(f.generated, utf16At, s.start, s.end, s.unsupported));
-    button.title = s.evidence.length ? "Highlight its evidence in the article" : "No evidence found";
-    item.append(button);
-    if (s.unsupported.length) {
-      const notes = s.unsupported.map((u) => `“${u.text}” (${SPAN_KIND[u.kind] || u.kind})`).join(", ");
-      item.append(el("p", { class: "unsupported-note" }, `Not found in the article: ${notes}.`));
-    }
-    list.append(item);
-  });
-  $("generated-heading").hidden = f.sentences.length === 0;
-}
-
 // Which result view shows: a summary with stances, or a check (verify.js).
 function showView(checking) {
   $("verify-view").hidden = !checking;
@@ -312,287 +242,3 @@ function showView(checking) {
   $("legend-evidence").hidden = checking;
   $("results-heading").textContent = checking ? "Check" : "Summary";
 }
-
-function renderResult(text, result) {
-  const spans = [];
-  const abstractive = result.mode === "abstractive" && result.faithfulness;
-  showView(false);
-  $("draft").hidden = true;
-  $("abstractive-result").hidden = !abstractive;
-  if (abstractive) renderAbstractive(result, spans);
-  else extractiveList($("summary"), result.sentences, spans);
-  $("summary-help").textContent = abstractive
-    ? "Select a sentence to highlight the article sentences that support it. Marked words were not found in the article."
-    : "Select a sentence to find it in the article.";
-  $("legend-summary").textContent = abstractive ? "Summary sentence or its evidence" : "Summary sentence";
-
-  const stances = $("stances");
-  stances.replaceChildren();
-  const all = [];
-  if (result.title_stance) all.push(["Title", result.title_stance]);
-  result.claim_stances.forEach((s, i) => all.push([`Claim ${i + 1}`, s]));
-  all.forEach(([kind, stance], i) => {
-    const id = `e${i}`;
-    stances.append(renderStance(stance, kind, id));
-    const ev = stance.evidence;
-    if (ev) spans.push({ kind: "evidence", id, start: ev.start, end: ev.end, text: ev.text, label: `Evidence (${kind})` });
-  });
-  $("stances-heading").hidden = stances.hidden = all.length === 0;
-
-  const mismatches = renderArticle(text, spans);
-  const t = result.truncation;
-  const notes = [];
-  if (result.truncated) notes.push(`Only the first ${t.sentences_used} of ${t.sentences_total} sentences were read.`);
-  const g = result.generation;
-  if (g?.article_truncated) notes.push("The summary was written from the start of the article only (the model's input limit).");
-  if (mismatches) notes.push(`${mismatches} highlight(s) did not match the text sent; the article view may be off.`);
-  $("warning").textContent = notes.join(" ");
-  $("warning").hidden = notes.length === 0;
-  const written = g
-    ? ` · written by ${result.model.generator ?? "the generator"}${g.adapter ? "" : " (no adapter)"}, ` +
-      `${g.new_tokens} tokens in ${Math.round(result.timings_ms.generate_ms)} ms`
-    : "";
-  $("meta").textContent =
-    `${result.n_sentences} sentences read, ${result.dropped_blocks} boilerplate blocks dropped · ` +
-    `${Math.round(result.timings_ms.total_ms)} ms · model ${result.model.name} ${result.model.version}${written}`;
-  $("results").hidden = false;
-}
-
-// While an abstractive summary is decoded: the article without highlights, and the draft.
-function showDraft(text) {
-  showView(false);
-  for (const id of ["summary", "final-summary", "policy-result", "stances", "meta", "warning"]) $(id).replaceChildren();
-  $("warning").hidden = true;
-  $("abstractive-result").hidden = true;
-  $("stances-heading").hidden = $("stances").hidden = true;
-  $("summary-help").textContent = "";
-  $("draft-text").replaceChildren();
-  $("draft").hidden = false;
-  renderArticle(text, []);
-  $("results").hidden = false;
-}
-
-// ---- Wiring ----------------------------------------------------------------------------
-
-async function submit(event) {
-  event.preventDefault();
-  clearError();
-  const checking = $("task-verify").checked;
-  const body = checking ? readVerifyForm() : readForm();
-  if (!body.text.trim()) {
-    showError(422, [{ loc: ["body", "text"], msg: "Paste an article first." }]);
-    $("text").focus();
-    return;
-  }
-  const button = $("submit");
-  button.disabled = true;
-  $("results").setAttribute("aria-busy", "true");
-  $("status").textContent = checking ? "Checking…" : "Analysing…";
-  try {
-    if (checking) await check(body);
-    else if (body.mode === "abstractive") await summariseStreaming(body);
-    else await summarise(body);
-  } finally {
-    button.disabled = false;
-    $("results").removeAttribute("aria-busy");
-  }
-}
-
-// POST to the API; null (and the error shown) when the server cannot be reached.
-async function post(path, body, accept) {
-  try {
-    return await fetch(path, { method: "POST", headers: headers(accept), body: JSON.stringify(body) });
-  } catch (err) {
-    showError(0, `Could not reach the server (${err.message}).`);
-    $("status").textContent = "";
-    return null;
-  }
-}
-
-// A refusal's JSON body, shown as /summarize's errors are.
-async function showHttpError(response) {
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch {
-    payload = null;
-  }
-  showError(response.status, payload?.detail ?? response.statusText, response);
-  $("status").textContent = "";
-}
-
-async function summarise(body) {
-  const response = await post("summarize", body);
-  if (!response) return;
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch {
-    payload = null;
-  }
-  if (!response.ok || payload === null) {
-    showError(response.status, payload?.detail ?? response.statusText, response);
-    $("status").textContent = "";
-    return;
-  }
-  renderResult(body.text, payload);
-  $("status").textContent = `Done: ${payload.sentences.length} summary sentences.`;
-}
-
-// One server-sent event from its lines (https://html.spec.whatwg.org/#event-stream-interpretation):
-// `event:` names it, `data:` lines are joined by newlines, lines starting with ":" are comments.
-function parseEvent(block) {
-  let event = "message";
-  const data = [];
-  for (const line of block.split("\n")) {
-    if (!line || line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? "" : line.slice(colon + 1);
-    if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "event") event = value;
-    else if (field === "data") data.push(value);
-  }
-  return data.length ? { event, data: data.join("\n") } : null;
-}
-
-// The events of a text/event-stream body as they arrive: blocks end at a blank line, and a
-// read may end anywhere (mid-line, mid-character, between "\r" and "\n").
-async function* readEvents(body) {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      let text = buffer + (done ? decoder.decode() : decoder.decode(value, { stream: true }));
-      const held = !done && text.endsWith("\r") ? "\r" : ""; // maybe half of "\r\n"
-      text = text.slice(0, text.length - held.length).replace(/\r\n?/g, "\n");
-      let cut;
-      while ((cut = text.indexOf("\n\n")) >= 0) {
-        const event = parseEvent(text.slice(0, cut));
-        text = text.slice(cut + 2);
-        if (event) yield event;
-      }
-      buffer = text + held;
-      if (done) return; // an unterminated last block is dropped, as EventSource does
-    }
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-}
-
-// Abstractive: POST /summarize/stream (EventSource cannot POST), tokens shown as a draft as
-// they are decoded, then replaced by the checked `result`.
-async function summariseStreaming(body) {
-  const response = await post("summarize/stream", body, "text/event-stream");
-  if (!response) return;
-  const type = response.headers.get("Content-Type") || "";
-  if (!response.ok || !type.startsWith("text/event-stream")) {
-    await showHttpError(response);
-    return;
-  }
-  showDraft(body.text);
-  $("status").textContent = "Writing the summary…";
-  let tokens = 0;
-  let result = null;
-  let failure = null;
-  try {
-    for await (const { event, data } of readEvents(response.body)) {
-      let payload;
-      try {
-        payload = JSON.parse(data);
-      } catch {
-        continue; // not an event of this API; the stream goes on
-      }
-      if (event === "token") {
-        $("draft-text").append(String(payload.text ?? ""));
-        tokens += 1;
-      } else if (event === "result") {
-        result = payload;
-        break;
-      } else if (event === "error") {
-        failure = payload;
-        break;
-      }
-    }
-  } catch (err) {
-    failure = { detail: `The connection broke while the summary was being written (${err.message}).` };
-  }
-  if (result) {
-    renderResult(body.text, result);
-    const n = result.faithfulness?.sentences.length ?? 0;
-    $("status").textContent = `Done: abstractive summary of ${n} sentence(s), ${tokens} tokens streamed.`;
-    return;
-  }
-  $("draft").hidden = true;
-  failure ??= { detail: "The stream ended without a result." };
-  showError(streamErrorStatus(failure.detail), failure.detail ?? "unknown error", response);
-  $("status").textContent = "";
-}
-
-// The headline for an `error` event: the status POST /summarize would have answered with.
-function streamErrorStatus(detail) {
-  const types = Array.isArray(detail) ? detail.map((d) => d.type) : [];
-  if (types.includes("no_sentences")) return 422;
-  if (types.includes("timeout")) return 504;
-  if (detail === "internal error") return 500;
-  return "stream";
-}
-
-function updateCount() {
-  const n = codePointIndex($("text").value).length - 1;
-  $("text-count").textContent = `${n.toLocaleString()} characters.`;
-}
-
-function updateMode() {
-  $("abstractive-options").hidden = $("mode").value !== "abstractive";
-}
-
-// Abstractive mode needs the server's generator; without one the option is disabled.
-function setAbstractive(available) {
-  const option = $("mode").querySelector('option[value="abstractive"]');
-  option.disabled = !available;
-  if (!available && $("mode").value === "abstractive") $("mode").value = "extractive";
-  $("mode-help").textContent = available
-    ? ""
-    : "Abstractive summaries are off on this server (it has no generator loaded).";
-  updateMode();
-}
-
-// Optional: adopt the server's limits. Fails quietly (e.g. when /info needs a key not yet typed).
-async function loadLimits() {
-  try {
-    const response = await fetch("info", { headers: headers() });
-    if (!response.ok) return;
-    const { limits, model, abstractive } = await response.json();
-    $("max-sentences").max = String(limits.max_summary_sentences);
-    if (limits.max_summary_chars) {
-      $("verify-summary").setAttribute("aria-description", `At most ${limits.max_summary_chars} characters.`);
-    }
-    $("text").setAttribute("aria-description", `At most ${limits.max_text_chars} characters.`);
-    if (limits.min_summary_words) $("max-words").min = String(limits.min_summary_words);
-    if (limits.max_summary_words) $("max-words").max = String(limits.max_summary_words);
-    // The server's defaults, unless the user already changed the field.
-    const words = $("max-words");
-    if (abstractive?.default_max_words && words.value === words.defaultValue) {
-      words.value = words.defaultValue = String(abstractive.default_max_words);
-    }
-    const policy = $("faithfulness-policy");
-    const untouched = [...policy.options].find((o) => o.defaultSelected)?.value === policy.value;
-    if (abstractive?.default_policy && untouched) policy.value = abstractive.default_policy;
-    setAbstractive(Boolean(model?.generator));
-  } catch {
-    // The defaults in the page still work; the server validates anyway.
-  }
-}
-
-document.addEventListener("DOMContentLoaded", () => {
-  $("form").addEventListener("submit", submit);
-  $("text").addEventListener("input", updateCount);
-  $("mode").addEventListener("change", updateMode);
-  $("api-key").addEventListener("change", loadLimits); // /info may need the key
-  updateCount();
-  updateMode();
-  loadLimits();
-});
