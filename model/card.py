@@ -71,7 +71,7 @@ def render_card(folder: Path) -> str:
         for note in train.get("notes", []):
             out.append(f"- {note}")
         out.append("")
-        out += _threshold(train.get("consistency_threshold"))
+        out += _threshold(train.get("consistency_threshold")) + _veto(train.get("stance_veto"))
     evaluation = folder / EVALUATION
     if evaluation.is_file():
         records = json.loads(evaluation.read_text(encoding="utf-8"))
@@ -123,6 +123,20 @@ def _threshold(chosen: dict[str, Any] | None) -> list[str]:
         "```",
         chosen["command"],
         "```",
+        "",
+    ]
+
+
+def _veto(chosen: dict[str, Any] | None) -> list[str]:
+    """How the stance veto was chosen (training/verifier_threshold.py)."""
+    if not chosen:
+        return []
+    return [
+        f"Stance veto: **{chosen['value']}**: an `agree` whose P(contradicted) reaches it becomes "
+        f"`disagree`. Chosen as {chosen['method']}: stance macro-F1 {chosen['stance_macro_f1']} "
+        f"(without: {chosen['stance_macro_f1_without']}) on {chosen['fnc1_related_pairs']} pairs; "
+        f"validation negations called `agree`: {chosen['negations_called_agree']:.0%} (without: "
+        f"{chosen['negations_called_agree_without']:.0%}) of {chosen['negation_pairs']}.",
         "",
     ]
 

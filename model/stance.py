@@ -176,9 +176,11 @@ def verified_stances(
     deciding related vs unrelated (cheap, and good at it), and for a pair it calls related the
     cross-encoder, which reads claim and evidence together, picks agree / disagree / discuss.
     P(unrelated) stays the head's; the related mass is split by the verifier's calibrated
-    stance probabilities. The evidence is the verifier's best-retrieved window sentence, its
-    weight that sentence's retrieval score."""
+    stance probabilities. An `agree` the verdict head calls contradicted with probability at or
+    above the component's `stance_veto` becomes `disagree`. The evidence is the verifier's
+    best-retrieved window sentence, its weight that sentence's retrieval score."""
     related = [k for k, st in enumerate(stances) if st.label != "unrelated"]
+    veto = verifier.config.stance_veto
     if not related:
         return list(stances)
     checks = verifier.verify(
@@ -194,6 +196,10 @@ def verified_stances(
         p_unrelated = stance.probabilities.get("unrelated", 0.0)
         probs = {lab: (1 - p_unrelated) * p for lab, p in check.stance_probabilities.items()}
         label = max(probs, key=probs.__getitem__)
+        if label == "agree" and veto is not None and check.probabilities["contradicted"] >= veto:
+            # The verdict head reads the claim as contradicted: its agree and disagree trade places.
+            probs["agree"], probs["disagree"] = probs["disagree"], probs["agree"]
+            label = "disagree"
         probs["unrelated"] = p_unrelated
         evidence = stance.evidence
         if check.evidence:

@@ -72,6 +72,10 @@ class VerifierConfig(BaseModel):
     # Summary consistency: consistent when the lowest P(supported) over its sentences reaches this.
     # Chosen on the verifier's validation pairs (training/verifier_threshold.py), never on eval data.
     consistency_threshold: float = 0.5
+    # Stance: an `agree` whose P(contradicted) reaches this becomes `disagree` (the stance head saw
+    # FNC-1 headlines only and agrees with most negations; the verdict head sees them). None: off.
+    # Chosen on the verifier's validation pairs (training/verifier_threshold.py).
+    stance_veto: float | None = None
 
 
 def base_identity(path: Path | None = None) -> tuple[str, str]:

@@ -8,14 +8,18 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from test_verifier import WordEncoder, tiny_net
 from transformers import AutoTokenizer
 
 from opslens.model.encoder import encoder_path
 from opslens.model.errors import NoSentencesError, VerifierUnavailableError
+from opslens.model.evidence import EvidenceWindow
 from opslens.model.pipeline import OpsLens, VerifyRequest
-from opslens.model.results import ModelInfo
-from opslens.model.verifier import ClaimVerifier
+from opslens.model.results import ModelInfo, Stance
+from opslens.model.stance import verified_stances
+from opslens.model.text import Sentence
+from opslens.model.verifier import ClaimCheck, ClaimVerifier, VerifierConfig
 
 TEXT = (
     "Kyiv, March 3.\n\n"
@@ -91,3 +95,48 @@ def test_refusals(lens: OpsLens) -> None:
     bare = OpsLens(lens.encoder, None, None, lens.info)  # type: ignore[arg-type]
     with pytest.raises(VerifierUnavailableError):
         bare.verify(TEXT, summary=SUMMARY)
+
+
+class StanceStandIn:
+    """A verifier whose stance head always says agree, and whose verdict is contradicted for
+    claims holding 'not'."""
+
+    def __init__(self, veto: float | None) -> None:
+        self.config = VerifierConfig(stance_veto=veto)
+        self.asked: list[str] = []
+
+    def verify(self, claims, sentences, vectors, *, attribute, claim_vectors) -> list[ClaimCheck]:
+        self.asked += claims
+        out = []
+        for claim in claims:
+            contra = 0.95 if " not " in f" {claim} " else 0.05
+            verdict = {"supported": 1 - contra - 0.01, "not_found": 0.01, "contradicted": contra}
+            stance = {"agree": 0.6, "disagree": 0.3, "discuss": 0.1}
+            out.append(ClaimCheck("x", verdict, "agree", stance, EvidenceWindow((1, 2), (0.4, 0.9)), (2,)))
+        return out
+
+
+def _head(claim: str, label: str, p_unrelated: float) -> Stance:
+    rest = (1 - p_unrelated) / 3
+    probs = {"agree": rest, "disagree": rest, "discuss": rest, "unrelated": p_unrelated}
+    return Stance(claim=claim, label=label, reading="", probabilities=probs, evidence=None)
+
+
+@pytest.mark.parametrize("veto", [None, 0.9])
+def test_verified_stances_relabel_related_pairs_only(veto: float | None) -> None:
+    sents = [Sentence(text=t, start=i * 10, end=i * 10 + len(t)) for i, t in enumerate(["a b", "c d", "e f"])]
+    stances = [_head("It rained.", "discuss", 0.2), _head("Off topic.", "unrelated", 0.7)]
+    stances.append(_head("It did not rain.", "discuss", 0.2))
+    verifier = StanceStandIn(veto)
+    out = verified_stances(verifier, stances, torch.zeros(3, 4), sents, torch.zeros(3, 4))  # type: ignore[arg-type]
+    assert verifier.asked == ["It rained.", "It did not rain."]  # the unrelated pair is not sent
+    assert out[1] == stances[1]
+    assert out[0].label == "agree" and out[0].probabilities["agree"] == pytest.approx(0.8 * 0.6, abs=1e-4)
+    assert out[0].evidence is not None and (out[0].evidence.index, out[0].evidence.weight) == (2, 0.9)
+    assert out[2].label == ("agree" if veto is None else "disagree")
+    for st in out:
+        assert sum(st.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+        assert (
+            st.probabilities["unrelated"]
+            == next(s for s in stances if s.claim == st.claim).probabilities["unrelated"]
+        )

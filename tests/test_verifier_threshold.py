@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from opslens.model.artifact import SHIPPED_ARTIFACT, load_component_state, verify_artifact
 from opslens.model.verifier import COMPONENT, VerifierConfig
@@ -28,18 +29,23 @@ def test_best_threshold_maximises_balanced_accuracy() -> None:
 def test_write_keeps_the_weights_hash_and_renders_the_card(tmp_path: Path) -> None:
     folder = tmp_path / "artifact"
     shutil.copytree(SHIPPED_ARTIFACT, folder)
-    chosen = json.loads((folder / f"{COMPONENT}.json").read_text())["training"]["consistency_threshold"]
-    write(folder, {**chosen, "value": 0.4321})
+    training = json.loads((folder / f"{COMPONENT}.json").read_text())["training"]
+    chosen, veto = training["consistency_threshold"], training["stance_veto"]
+    write(
+        folder, {"consistency_threshold": {**chosen, "value": 0.4321}, "stance_veto": {**veto, "value": 0.85}}
+    )
     verify_artifact(folder, [COMPONENT])
     _, config = load_component_state(folder, COMPONENT, VerifierConfig)
-    assert config.consistency_threshold == 0.4321
-    assert "consistency threshold: **0.4321**" in (folder / "MODEL_CARD.md").read_text()
+    assert config.consistency_threshold == 0.4321 and config.stance_veto == 0.85
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "consistency threshold: **0.4321**" in card and "Stance veto: **0.85**" in card
 
 
-def test_shipped_threshold_was_chosen_on_validation_pairs() -> None:
+@pytest.mark.parametrize("key", ["consistency_threshold", "stance_veto"])
+def test_shipped_values_were_chosen_on_validation_pairs(key: str) -> None:
     meta = json.loads((SHIPPED_ARTIFACT / f"{COMPONENT}.json").read_text())
-    chosen = meta["training"]["consistency_threshold"]
-    assert meta["config"]["consistency_threshold"] == chosen["value"]
+    chosen = meta["training"][key]
+    assert meta["config"][key] == chosen["value"]
     assert chosen["data"]["split"] == "validation"
     assert chosen["data"]["sha256"] == meta["training"]["data"]["validation"]["sha256"]
-    assert "factcheck" not in json.dumps(chosen)
+    assert "factcheck" not in json.dumps(chosen) and "fnc1_test" not in json.dumps(chosen)

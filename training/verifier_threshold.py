@@ -1,12 +1,19 @@
-"""The summary consistency threshold stored in the verifier component, chosen on the verifier's
-own validation pairs (never on an evaluation file).
+"""Two decision thresholds stored in the verifier component, chosen on the verifier's own
+validation pairs (never on an evaluation file).
 
-`OpsLens.verify` calls a summary consistent when its score, the lowest P(supported) over its
-sentences, reaches `consistency_threshold`. Here each validation pair with a verdict label
-(NLI, FNC-1 unrelated, synthetic) is one statement: the threshold on its calibrated
-P(supported) that maximises the balanced accuracy of supported (entailment) vs not (neutral or
-contradiction) is written into verifier.json's config, with how it was chosen in its training
-record; the weights and their sha256 are untouched, and the model card is re-rendered.
+- `consistency_threshold`: `OpsLens.verify` calls a summary consistent when its score, the
+  lowest P(supported) over its sentences, reaches it. Each validation pair with a verdict label
+  (NLI, FNC-1 unrelated, synthetic) is one statement; the threshold on its calibrated
+  P(supported) that maximises the balanced accuracy of supported (entailment) vs not (neutral
+  or contradiction) is kept.
+- `stance_veto`: the stance head, trained on FNC-1 headlines only, calls most negated sentences
+  `agree`; the verdict head sees the negation. An `agree` whose P(contradicted) reaches the veto
+  becomes `disagree`. Kept: the lowest value on a 0.05 grid that does not lower the stance
+  macro-F1 on the validation FNC-1 related pairs (veto as much as FNC-1 allows); the share of
+  validation negations still called `agree` is recorded beside it.
+
+Both go into verifier.json's config, with how they were chosen in its training record; the
+weights and their sha256 are untouched, and the model card is re-rendered.
 
     python -m opslens.training.verifier_threshold --pairs .gpu/verifier_pairs.npz [--write]
 """
@@ -16,20 +23,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import f1_score, roc_auc_score
 
 from opslens.model.artifact import SHIPPED_ARTIFACT, read_component_meta
 from opslens.model.cache import file_sha256
 from opslens.model.card import write_card
-from opslens.model.verifier import COMPONENT, NLI_LABELS, ClaimVerifier
+from opslens.model.verifier import COMPONENT, NLI_LABELS, STANCES, ClaimVerifier
 from opslens.training.verifier_pairs import load_pairs
 
 SUPPORTED = NLI_LABELS.index("entailment")
+CONTRADICTED = NLI_LABELS.index("contradiction")
+AGREE, DISAGREE = STANCES.index("agree"), STANCES.index("disagree")
+NEGATION = "synthetic:negation"
 
 
 def balanced_accuracy(positive: np.ndarray, predicted: np.ndarray) -> float:
@@ -48,28 +59,43 @@ def best_threshold(scores: np.ndarray, positive: np.ndarray) -> tuple[float, flo
     return float(candidates[pick]), float(accs[pick])
 
 
+@dataclass(frozen=True)
+class Validation:
+    """Calibrated verdict and stance probabilities of every validation pair, with its labels."""
+
+    verdict: np.ndarray  # [N, 3]
+    stance: np.ndarray  # [N, 3]
+    verdict_label: np.ndarray  # index into NLI_LABELS, -1 when none
+    stance_label: np.ndarray  # index into STANCES, -1 when none
+    sources: np.ndarray
+
+
 @torch.inference_mode()
-def supported_scores(verifier: ClaimVerifier, pairs_path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """P(supported), whether the label is entailment, and the source of every validation pair
-    that has a verdict label."""
+def validation_probabilities(verifier: ClaimVerifier, pairs_path: Path) -> Validation:
     pairs = load_pairs(pairs_path)
-    idx = [i for i in pairs.indices("validation") if pairs.verdict[i] >= 0]
-    verdict, _ = verifier.probabilities([(pairs.claim_ids(i), pairs.evidence_ids(i)) for i in idx])
-    positive = np.array([pairs.verdict[i] == SUPPORTED for i in idx])
-    return verdict[:, SUPPORTED].numpy(), positive, [pairs.source_of(i) for i in idx]
+    idx = pairs.indices("validation")
+    verdict, stance = verifier.probabilities([(pairs.claim_ids(i), pairs.evidence_ids(i)) for i in idx])
+    return Validation(
+        verdict=verdict.numpy(),
+        stance=stance.numpy(),
+        verdict_label=pairs.verdict[idx].astype(int),
+        stance_label=pairs.stance[idx].astype(int),
+        sources=np.array([pairs.source_of(i) for i in idx]),
+    )
 
 
-def choose(verifier: ClaimVerifier, pairs_path: Path) -> dict[str, Any]:
-    scores, positive, sources = supported_scores(verifier, pairs_path)
+def choose_threshold(val: Validation, pairs_path: Path) -> dict[str, Any]:
+    has = val.verdict_label >= 0
+    scores, positive = val.verdict[has, SUPPORTED], val.verdict_label[has] == SUPPORTED
     threshold, acc = best_threshold(scores, positive)
     return {
         "value": round(threshold, 4),
         "balanced_accuracy": round(100 * acc, 2),
         "balanced_accuracy_at_0.5": round(100 * balanced_accuracy(positive, scores >= 0.5), 2),
         "roc_auc": round(100 * float(roc_auc_score(positive, scores)), 2),
-        "examples": len(scores),
+        "examples": int(has.sum()),
         "supported": int(positive.sum()),
-        "sources": len(set(sources)),
+        "sources": len(set(val.sources[has].tolist())),
         "data": {"path": str(pairs_path), "sha256": file_sha256(pairs_path), "split": "validation"},
         "method": "the threshold on calibrated P(supported) maximising the balanced accuracy of "
         "supported (entailment) vs not (neutral, contradiction) over the validation pairs with a "
@@ -78,12 +104,54 @@ def choose(verifier: ClaimVerifier, pairs_path: Path) -> dict[str, Any]:
     }
 
 
-def write(artifact: Path, chosen: dict[str, Any]) -> None:
-    """Store the threshold in verifier.json (config and training record) and re-render the card."""
+def vetoed(stance: np.ndarray, contradicted: np.ndarray, veto: float | None) -> np.ndarray:
+    """Stance labels (argmax), an agree whose P(contradicted) reaches `veto` made disagree."""
+    labels = stance.argmax(1)
+    if veto is not None:
+        labels[(labels == AGREE) & (contradicted >= veto)] = DISAGREE
+    return labels
+
+
+def choose_veto(val: Validation, pairs_path: Path) -> dict[str, Any]:
+    fnc = val.stance_label >= 0
+    negation = val.sources == NEGATION
+
+    def macro_f1(veto: float | None) -> float:
+        pred = vetoed(val.stance[fnc], val.verdict[fnc, CONTRADICTED], veto)
+        return 100 * float(f1_score(val.stance_label[fnc], pred, labels=[0, 1, 2], average="macro"))
+
+    def negations_agreed(veto: float | None) -> float:
+        return float(
+            (vetoed(val.stance[negation], val.verdict[negation, CONTRADICTED], veto) == AGREE).mean()
+        )
+
+    base = macro_f1(None)
+    grid = [round(v, 2) for v in np.arange(0.5, 1.0, 0.05)]
+    allowed = [v for v in grid if macro_f1(v) >= base]
+    veto = min(allowed) if allowed else None
+    return {
+        "value": veto,
+        "stance_macro_f1": round(macro_f1(veto), 2),
+        "stance_macro_f1_without": round(base, 2),
+        "negations_called_agree": round(negations_agreed(veto), 3),
+        "negations_called_agree_without": round(negations_agreed(None), 3),
+        "fnc1_related_pairs": int(fnc.sum()),
+        "negation_pairs": int(negation.sum()),
+        "data": {"path": str(pairs_path), "sha256": file_sha256(pairs_path), "split": "validation"},
+        "method": "the lowest P(contradicted) on a 0.05 grid from 0.5 at which turning agree into "
+        "disagree does not lower the stance macro-F1 on the validation FNC-1 related pairs",
+        "command": f"python -m opslens.training.verifier_threshold --pairs {pairs_path} --write",
+    }
+
+
+def write(artifact: Path, chosen: dict[str, dict[str, Any]]) -> None:
+    """Store the chosen values ({config key: record}) in verifier.json (config and training
+    record) and re-render the card."""
     path = artifact / f"{COMPONENT}.json"
     meta = read_component_meta(artifact, COMPONENT)
-    meta["config"]["consistency_threshold"] = chosen["value"]
-    meta["training"]["consistency_threshold"] = chosen
+    for key, record in chosen.items():
+        meta["config"][key] = record["value"]
+        meta["training"][key] = record
     path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     write_card(artifact)
 
@@ -100,11 +168,16 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     from opslens.model.encoder import SentenceEncoder
 
-    chosen = choose(ClaimVerifier.load(args.artifact, SentenceEncoder()), args.pairs)
+    val = validation_probabilities(ClaimVerifier.load(args.artifact, SentenceEncoder()), args.pairs)
+    chosen = {
+        "consistency_threshold": choose_threshold(val, args.pairs),
+        "stance_veto": choose_veto(val, args.pairs),
+    }
     print(json.dumps(chosen, indent=2))
     if args.write:
         write(args.artifact, chosen)
-        print(f"wrote consistency_threshold={chosen['value']} into {args.artifact / (COMPONENT + '.json')}")
+        values = ", ".join(f"{key}={record['value']}" for key, record in chosen.items())
+        print(f"wrote {values} into {args.artifact}")
     return 0
 
 
