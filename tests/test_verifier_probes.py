@@ -79,3 +79,21 @@ def test_a_claim_the_article_never_makes_is_not_agreed(answers) -> None:
 
 def test_the_verifier_is_loaded_by_default(model) -> None:
     assert model.verifier is not None and model.info.verifier
+
+
+def test_without_the_verifier_stances_are_the_head_s_and_verify_is_refused(model, example_text: str) -> None:
+    from opslens.model.errors import VerifierUnavailableError
+    from opslens.model.pipeline import OpsLens
+
+    bare = OpsLens.load(verifier=False)
+    assert bare.verifier is None and bare.info.verifier is None
+    claims = [DRONES, NOT_IN_ARTICLE]
+    head = bare.analyze(example_text, claims=claims)
+    new = model.analyze(example_text, claims=claims)
+    assert head.timings_ms.verify_ms == 0 and new.timings_ms.verify_ms > 0
+    for old, st in zip(head.claim_stances, new.claim_stances, strict=True):
+        # Relatedness is the head's in both; the verifier only relabels related pairs.
+        assert (old.label == "unrelated") == (st.label == "unrelated")
+        assert old.probabilities["unrelated"] == st.probabilities["unrelated"]
+    with pytest.raises(VerifierUnavailableError):
+        bare.verify(example_text, claims=claims)
