@@ -83,6 +83,8 @@ def render_card(folder: Path) -> str:
                 f"{rec.get('examples')} examples)",
                 "",
             ]
+            if rec.get("note"):
+                out += [rec["note"], ""]
             out += ["Model:", "", *_table(rec.get("metrics", {})), ""]
             for base, figures in rec.get("baselines", {}).items():
                 out += [f"Baseline `{base}`:", "", *_table(figures), ""]

@@ -35,7 +35,11 @@ NLI_SOURCES = (  # the rest of nli_pairs.jsonl.gz
 )
 # What each suite measures, as a model-index task, and the metrics it reports there.
 TASKS = {
-    "stance": ("text-classification", "Stance detection (FNC-1)", ("fnc_score", "macro_f1", "accuracy")),
+    "stance": (
+        "text-classification",
+        "Stance detection (FNC-1)",
+        ("fnc_score", "macro_f1", "accuracy", "disagree_f1"),
+    ),
     "summarization": ("summarization", "News summarization", ("rouge1", "rouge2", "rougeLsum")),
     "factcheck": (
         "text-classification",
@@ -47,6 +51,7 @@ METRIC_NAMES = {
     "fnc_score": "FNC-1 score",
     "macro_f1": "macro-F1",
     "accuracy": "accuracy",
+    "disagree_f1": "disagree F1",
     "rouge1": "ROUGE-1",
     "rouge2": "ROUGE-2",
     "rougeLsum": "ROUGE-Lsum",
