@@ -1,15 +1,17 @@
-"""Serving benchmark: the real server on loopback, once per configuration, same run.
+"""Serving benchmark: the real server on loopback, one per configuration, side by side in one run.
 
     python -m opslens.eval.bench [--backends torch,onnx] [--requests 50] [--clients 16] [--duration 20]
     python -m opslens.eval.bench --backends torch --verifier both --claims 3 \
         --endpoints summarize,verify --duration 0        # today's model beside the claim verifier
 
 A configuration is an encoder backend and the claim verifier on or off (OPSLENS_VERIFIER; off
-serves the artifact as it was before the verifier). For each it starts `opslens serve`, reads
-its memory once warmed up, and for each endpoint measures (1) single requests one after
-another (latency a lone user sees, with the median of the server's own `timings_ms` parts, so
-the verifier's share shows) and (2) unless --duration is 0, a closed loop of concurrent clients
-(throughput under load, where micro-batching groups requests). /summarize sends the example
+serves the artifact as it was before the verifier). It starts `opslens serve` for every
+configuration at once, reads each one's memory once warmed up, and for each endpoint measures
+(1) single requests, one at a time, taking turns across the servers so that whatever else the
+machine is doing weighs on every configuration alike (latency a lone user sees, with the
+median of the server's own `timings_ms` parts, so the verifier's share shows), and (2) unless
+--duration is 0, a closed loop of concurrent clients per server in turn (throughput under load,
+where micro-batching groups requests). /summarize sends the example
 article with a title and --claims example claims; /verify a three-sentence summary of it (not
 sent with the verifier off, which refuses it). It prints a markdown table a user can paste into
 an issue, each figure's ratio to the first configuration's, and writes the rows as JSON with --out.
@@ -23,19 +25,26 @@ import json
 import os
 import platform
 import sys
+import time
+from contextlib import ExitStack
 from typing import Any
+
+import httpx
 
 from opslens.eval.loadgen import (
     ENDPOINTS,
+    LoadResult,
+    Server,
     add_payload_arguments,
     drive,
     markdown_table,
     payload_from_args,
+    require_loopback,
     start_server,
     verify_payload_from_args,
 )
 from opslens.model.options import BACKENDS
-from opslens.model.text import words
+from opslens.model.text import split_sentences, words
 
 COLUMNS = [
     "backend",
@@ -69,22 +78,64 @@ def _server_parts(summary: dict[str, Any]) -> dict[str, Any]:
     return {"server_verify_ms": verify, "verify_share": round(verify / total, 3)}
 
 
+Config = tuple[str, str]
+"""(encoder backend, verifier on|off)."""
+
+
+async def single_requests(
+    servers: dict[Config, Server], path: str, payload: dict[str, Any], requests: int
+) -> dict[Config, LoadResult]:
+    """`requests` rounds of one request to each server in turn, one request in flight at a time."""
+    for url in (s.url for s in servers.values()):
+        require_loopback(url)
+    results = {cfg: LoadResult(1, 0.0) for cfg in servers}
+    clients = {cfg: httpx.AsyncClient(base_url=s.url, timeout=60.0) for cfg, s in servers.items()}
+    try:
+        for _ in range(requests):
+            for cfg, client in clients.items():
+                start = time.perf_counter()
+                try:
+                    r = await client.post(path, json=payload)
+                except httpx.HTTPError as exc:
+                    results[cfg].statuses[type(exc).__name__] += 1
+                    continue
+                elapsed = time.perf_counter() - start
+                results[cfg].elapsed_s += elapsed
+                results[cfg].statuses[r.status_code] += 1
+                if r.is_success:
+                    results[cfg].latencies_ms.append(elapsed * 1000)
+                    results[cfg].timings_ms.append(r.json().get("timings_ms", {}))
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return results
+
+
 async def measure(
-    url: str, payloads: dict[str, dict[str, Any]], args: argparse.Namespace
+    servers: dict[Config, Server], payloads: dict[str, dict[str, Any]], args: argparse.Namespace
 ) -> list[dict[str, Any]]:
     rows = []
     for endpoint, payload in payloads.items():
         path = ENDPOINTS[endpoint]
-        await drive(url, path, payload, clients=1, requests=args.warmup)
-        single = (
-            await drive(url, path, payload, clients=1, requests=args.requests, collect_timings=True)
-        ).summary()
-        rows.append({"endpoint": endpoint, "phase": "single", **single, **_server_parts(single)})
-        if args.duration > 0:
-            loaded = await drive(
-                url, path, payload, clients=args.clients, duration_s=args.duration, requests=args.max_requests
+        # With the verifier off, /verify is refused by design: nothing to time.
+        asked = {cfg: s for cfg, s in servers.items() if cfg[1] == "on" or endpoint != "verify"}
+        await single_requests(asked, path, payload, args.warmup)
+        for cfg, result in (await single_requests(asked, path, payload, args.requests)).items():
+            single = result.summary()
+            rows.append(
+                {"config": cfg, "endpoint": endpoint, "phase": "single", **single, **_server_parts(single)}
             )
-            rows.append({"endpoint": endpoint, "phase": "concurrent", **loaded.summary()})
+        if args.duration > 0:
+            for cfg, server in asked.items():
+                loaded = await drive(
+                    server.url,
+                    path,
+                    payload,
+                    clients=args.clients,
+                    duration_s=args.duration,
+                    requests=args.max_requests,
+                )
+                rows.append({"config": cfg, "endpoint": endpoint, "phase": "concurrent", **loaded.summary()})
     return rows
 
 
@@ -127,9 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--endpoints: choose from {', '.join(ENDPOINTS)}")
 
     payloads = {"summarize": payload_from_args(args), "verify": verify_payload_from_args(args)}
-    rows: list[dict[str, Any]] = []
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        for verifier in VERIFIER_STATES[args.verifier]:
+    configs = [
+        (b.strip(), v) for b in args.backends.split(",") if b.strip() for v in VERIFIER_STATES[args.verifier]
+    ]
+    with ExitStack() as stack:
+        servers: dict[Config, Server] = {}
+        ready: dict[Config, float] = {}
+        for backend, verifier in configs:
             env = {
                 "OPSLENS_ENCODER_BACKEND": backend,
                 "OPSLENS_VERIFIER": "true" if verifier == "on" else "false",
@@ -137,31 +192,35 @@ def main(argv: list[str] | None = None) -> int:
             }
             if args.threads:
                 env["OPSLENS_THREADS"] = str(args.threads)
-            # With the verifier off, /verify is refused by design: nothing to time.
-            asked = {e: payloads[e] for e in endpoints if verifier == "on" or e != "verify"}
             print(f"[bench] {backend}, verifier {verifier}: starting server", file=sys.stderr)
-            with start_server(env) as server:
-                ready = server.memory_mb()["rss_mb"]
-                measured = asyncio.run(measure(server.url, asked, args))
-                memory = server.memory_mb()
-            for row in measured:
-                rows.append(
-                    {
-                        "backend": backend,
-                        "verifier": verifier,
-                        **row,
-                        "ready_rss_mb": ready,
-                        **memory,
-                        "ready_s": server.ready_s,
-                    }
-                )
+            servers[(backend, verifier)] = stack.enter_context(start_server(env))
+            ready[(backend, verifier)] = servers[(backend, verifier)].memory_mb()["rss_mb"]
+        measured = asyncio.run(measure(servers, {e: payloads[e] for e in endpoints}, args))
+        memory = {cfg: s.memory_mb() for cfg, s in servers.items()}
+    rows: list[dict[str, Any]] = []
+    for row in sorted(measured, key=lambda r: configs.index(r["config"])):
+        cfg = row.pop("config")
+        rows.append(
+            {
+                "backend": cfg[0],
+                "verifier": cfg[1],
+                **row,
+                "ready_rss_mb": ready[cfg],
+                **memory[cfg],
+                "ready_s": servers[cfg].ready_s,
+            }
+        )
     add_ratios(rows)
 
     summarize = payloads["summarize"]
     print(
-        f"\nOpsLens serving benchmark: POST /summarize ({summarize['mode']}), "
-        f"{len(words(summarize['text']))}-word article + title + {len(summarize.get('claims', []))} claims"
-        + (", POST /verify of a summary of it" if "verify" in endpoints else "")
+        f"\nOpsLens serving benchmark: {len(words(summarize['text']))}-word article; "
+        + ", ".join(
+            f"POST /summarize ({summarize['mode']}) with title and {len(summarize.get('claims', []))} claims"
+            if e == "summarize"
+            else f"POST /verify of a {len(split_sentences(payloads['verify']['summary']))}-sentence summary"
+            for e in endpoints
+        )
         + f"; {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
         f"threads {args.threads or 'all'}, {args.requests} single requests"
         + (f", {args.clients} clients for {args.duration:g} s" if args.duration > 0 else "")
