@@ -57,6 +57,24 @@ async function post(path, body, accept) {
   }
 }
 
+// POST and read the JSON answer; a refusal (or an unreadable answer) is shown and gives null.
+async function postJson(path, body) {
+  const response = await post(path, body);
+  if (!response) return null;
+  let payload = null;
+  try {
+    payload = await response.json();
+  } catch {
+    payload = null;
+  }
+  if (!response.ok || payload === null) {
+    showError(response.status, payload?.detail ?? response.statusText, response);
+    $("status").textContent = "";
+    return null;
+  }
+  return payload;
+}
+
 // A refusal's JSON body, shown as /summarize's errors are.
 async function showHttpError(response) {
   let payload = null;

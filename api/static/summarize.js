@@ -143,19 +143,8 @@ function renderResult(text, result) {
 }
 
 async function summarise(body) {
-  const response = await post("summarize", body);
-  if (!response) return;
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch {
-    payload = null;
-  }
-  if (!response.ok || payload === null) {
-    showError(response.status, payload?.detail ?? response.statusText, response);
-    $("status").textContent = "";
-    return;
-  }
+  const payload = await postJson("summarize", body);
+  if (payload === null) return;
   renderResult(body.text, payload);
   $("status").textContent = `Done: ${payload.sentences.length} summary sentences.`;
 }

@@ -71,19 +71,8 @@ function renderVerification(body, result) {
 }
 
 async function check(body) {
-  const response = await post("verify", body);
-  if (!response) return;
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch {
-    payload = null;
-  }
-  if (!response.ok || payload === null) {
-    showError(response.status, payload?.detail ?? response.statusText, response);
-    $("status").textContent = "";
-    return;
-  }
+  const payload = await postJson("verify", body);
+  if (payload === null) return;
   renderVerification(body, payload);
   const reading = payload.consistent === null ? "" : payload.consistent ? " The summary is consistent." : " The summary is not consistent.";
   $("status").textContent = `Done: ${payload.summary.length} sentence(s) and ${payload.claims.length} claim(s) checked.${reading}`;
