@@ -9,6 +9,8 @@ batcher), where the dependencies in api/deps.py find them.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +33,7 @@ from opslens.api.schemas import request_models, verify_models
 from opslens.api.security import KeyGuard
 from opslens.api.settings import Settings
 from opslens.model.artifact import SHIPPED_ARTIFACT, read_manifest
+from opslens.model.options import Loading
 from opslens.model.pipeline import ABSTRACTIVE, AnalysisRequest, OpsLens
 from opslens.model.results import Analysis, Verification
 from opslens.model.verification import VerifyRequest
@@ -43,15 +46,40 @@ WARMUP_TEXT = (
 )
 
 
-def wants_generator(settings: Settings) -> bool:
-    """Load the generator when enabled and the artifact holds an adapter for it."""
-    if not settings.abstractive.enabled:
-        return False
+def generator_loading(settings: Settings) -> Loading:
+    """When to load the generator: as configured, or never when the artifact holds no adapter."""
+    if settings.abstractive.load == "off":
+        return "off"
     folder = settings.model_path or SHIPPED_ARTIFACT
     if ABSTRACTIVE not in read_manifest(folder).components:
         log.warning("abstractive mode off: artifact %s has no '%s' component", folder, ABSTRACTIVE)
-        return False
-    return True
+        return "off"
+    return settings.abstractive.load
+
+
+def build_generator_aside(settings: Settings, model: OpsLens) -> subprocess.Popen[bytes] | None:
+    """With the generator on demand and not yet built on this machine, build it now in a child
+    process (`opslens prepare abstractive`): the first abstractive request then only loads it,
+    and the build's 1.9 GB peak never lands in the server. That request waits for the child if
+    it is still running; if the child fails, the load in the server builds it or says why."""
+    from opslens.model.base_model import default_cache
+    from opslens.model.generator import is_built
+
+    on_demand = model.generator_on_demand
+    if on_demand is None or on_demand.value is not None:
+        return None
+    folder = settings.model_path or SHIPPED_ARTIFACT
+    cache = default_cache(settings.cache_dir) if settings.cache_dir else None
+    if is_built(folder, cache=cache, engine=settings.abstractive.engine):
+        return None
+    command = [sys.executable, "-m", "opslens.cli", "prepare", "abstractive", "--model-path", str(folder)]
+    if settings.cache_dir:
+        command += ["--cache-dir", str(settings.cache_dir)]
+    log.info("building the generator for on-demand loading in a child process: %s", " ".join(command))
+    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    child = subprocess.Popen(command, **quiet)
+    on_demand.before_loading(child.wait)
+    return child
 
 
 def load_model(settings: Settings) -> OpsLens:
@@ -63,7 +91,7 @@ def load_model(settings: Settings) -> OpsLens:
         max_article_sentences=settings.limits.max_article_sentences,
         backend=settings.encoder_backend,
         cache_dir=settings.cache_dir,
-        abstractive=wants_generator(settings),
+        abstractive=generator_loading(settings),
         engine=settings.abstractive.engine,
         verifier=settings.verifier,
     )
@@ -80,11 +108,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model unless one was passed in, then run the model queue until shutdown."""
     settings: Settings = app.state.settings
     metrics: Metrics = app.state.metrics
+    builder = None
     if app.state.model is None:
         start = time.perf_counter()
         app.state.model = load_model(settings)
         metrics.model_load.set(time.perf_counter() - start)
         log.info("model %s loaded in %.1fs", app.state.model.info.version, time.perf_counter() - start)
+        builder = build_generator_aside(settings, app.state.model)
     serving = settings.serving
     model: OpsLens = app.state.model
     # One queue for both kinds of model work; a model call may group summaries and checks.
@@ -103,6 +133,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Uvicorn has already waited for in-flight requests; anything still queued finishes.
         await batcher.stop()
         app.state.batcher = None
+        if builder is not None and builder.poll() is None:
+            builder.terminate()  # a half-made build is never used: it is made in a temporary folder
 
 
 def create_app(settings: Settings | None = None, model: OpsLens | None = None) -> FastAPI:

@@ -1,4 +1,5 @@
-"""`opslens serve [--host H] [--port P] [--no-abstractive] [--generator-engine hf] [--engine ray]`."""
+"""`opslens serve [--host H] [--port P] [--abstractive auto|on|off] [--generator-engine hf]
+[--engine ray]`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import sys
 
 from opslens.model.options import (
     BACKENDS,
+    DEFAULT_ABSTRACTIVE_LOADING,
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
     DEFAULT_SERVE_ENGINE,
     ENGINES,
+    LOADINGS,
     SERVE_ENGINES,
 )
 
@@ -28,8 +31,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--abstractive",
-        action=argparse.BooleanOptionalAction,
-        help="load the generator for mode 'abstractive' (default: OPSLENS_ABSTRACTIVE__ENABLED or on)",
+        choices=LOADINGS,
+        help="when the generator for mode 'abstractive' loads: on the first abstractive request, at "
+        f"start-up, or never (default: OPSLENS_ABSTRACTIVE or {DEFAULT_ABSTRACTIVE_LOADING})",
+    )
+    p.add_argument(
+        "--no-abstractive", dest="abstractive", action="store_const", const="off", help="--abstractive off"
     )
     p.add_argument(
         "--generator-engine",
@@ -54,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
     from transformers.utils.logging import disable_progress_bar
 
-    from opslens.api.app import create_app, wants_generator
+    from opslens.api.app import create_app, generator_loading
     from opslens.api.logs import logging_config
     from opslens.api.settings import Settings
     from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, verify_artifact
@@ -74,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     }
     replicas = {"replicas": args.replicas, "max_replicas": args.max_replicas}
     # Nested values merge with OPSLENS_RAY__* variables and are validated like them.
-    generator = {"enabled": args.abstractive, "engine": args.generator_engine}
+    generator = {"load": args.abstractive, "engine": args.generator_engine}
     settings = Settings(
         **overrides,
         ray={k: v for k, v in replicas.items() if v is not None},
@@ -83,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # Refuse a broken artifact before serving: one clear line, not a lifespan traceback.
         verify_artifact(settings.model_path or SHIPPED_ARTIFACT, COMPONENTS)
-        if wants_generator(settings):
+        if generator_loading(settings) != "off":
             base_gguf()  # the base model package is installed
     except (ArtifactError, BaseModelError) as exc:
         print(f"opslens serve: error: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ from opslens.api.errors import ApiError, Loc, not_ready
 from opslens.api.metrics import Metrics
 from opslens.api.security import KeyGuard, api_key_header, bearer
 from opslens.api.settings import Settings
-from opslens.model.pipeline import NoSentencesError, OpsLens
+from opslens.model.pipeline import AbstractiveUnavailableError, NoSentencesError, OpsLens
 
 
 class StreamSlots:
@@ -96,6 +96,22 @@ async def run_queued(request: Request, work: Sequence[Any], loc: Loc) -> list[An
         )
     except NoSentencesError as exc:
         raise ApiError(422, [*loc, "text"], str(exc), "no_sentences") from exc
+
+
+def load_generator(model: OpsLens, metrics: Metrics, loc: Loc) -> float:
+    """The generator, loaded now if it loads on demand and has not yet (callers run this in a
+    worker thread, outside the model queue, so that requests queued meanwhile do not wait for
+    it): the seconds this request waited. 422 naming `mode` when abstractive mode is off here
+    or the load failed."""
+    if model.generator is not None:
+        return 0.0
+    try:
+        waited = model.load_generator()
+    except AbstractiveUnavailableError as exc:
+        raise ApiError(422, [*loc, "mode"], str(exc), "mode_unavailable") from exc
+    if waited:
+        metrics.on_demand_load.labels("generator").set(waited)
+    return waited
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -25,6 +25,12 @@ class Metrics:
             "opslens_request_seconds", "Request latency", ["route"], buckets=LATENCY_BUCKETS, registry=r
         )
         self.model_load = Gauge("opslens_model_load_seconds", "Time to load the model", registry=r)
+        self.on_demand_load = Gauge(
+            "opslens_on_demand_load_seconds",
+            "Time the first request waited for an optional model loaded on demand",
+            ["model"],
+            registry=r,
+        )
         self.articles = Counter("opslens_articles_total", "Articles analysed", ["mode"], registry=r)
         self.queue_depth = Gauge("opslens_queue_articles", "Articles waiting for the model", registry=r)
         self.queue_wait = Histogram(

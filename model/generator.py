@@ -10,6 +10,7 @@ trim.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -20,8 +21,9 @@ import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from opslens.model import ct2_engine
-from opslens.model.adapter import AbstractiveConfig, merged_model, read_adapter
-from opslens.model.base_model import prepared_base
+from opslens.model.adapter import COMPONENT, AbstractiveConfig, merged_model, read_adapter
+from opslens.model.artifact import component_sha256
+from opslens.model.base_model import PREPARED, default_cache, prepared_base
 from opslens.model.decoding import DecodingEngine
 from opslens.model.hf_engine import HFEngine
 from opslens.model.options import DEFAULT_ENGINE, DEFAULT_MAX_WORDS, ENGINES, Engine
@@ -181,3 +183,21 @@ class Generator:
             seconds=time.perf_counter() - t0,
             engine=self.engine.name,
         )
+
+
+def is_built(
+    artifact: Path | str | None, *, cache: Path | None = None, engine: Engine = DEFAULT_ENGINE
+) -> bool:
+    """Whether `Generator.load` would find its on-disk build (the prepared float base and, for
+    "ct2", the conversion with this artifact's adapter) rather than make it (~35 s, 1.9 GB at
+    peak). Reads the build records only; loading checks the weights' hashes."""
+    base = cache or default_cache()
+    if not (base / PREPARED).is_file():
+        return False
+    if engine == "hf":
+        return True
+    meta = json.loads((base / PREPARED).read_text(encoding="utf-8"))
+    adapter_sha = component_sha256(Path(artifact), COMPONENT) if artifact is not None else None
+    key = ct2_engine.build_key(meta["weights_sha256"], adapter_sha)
+    record = ct2_engine.engine_folder(base.parent, key) / ct2_engine.RECORD
+    return record.is_file() and json.loads(record.read_text(encoding="utf-8")).get("key") == key

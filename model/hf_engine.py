@@ -12,13 +12,14 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from opslens.model.decoding import NO_REPEAT_NGRAM, until_end
+from opslens.model.options import ENGINE_NAMES
 
 
 class HFEngine:
     """transformers' eager `generate` (float32, KV cache): the reference the fast engine is
     measured against, and the engine for machines without CTranslate2."""
 
-    name = "transformers-fp32"
+    name = ENGINE_NAMES["hf"]
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
         self.model = model

@@ -26,17 +26,26 @@ ServeEngine = Literal["uvicorn", "ray"]
 BatchEngine = Literal["local", "ray"]
 """How `opslens batch` runs: in this process, or on Ray Data."""
 
+Loading = Literal["auto", "on", "off"]
+"""When an optional model (the generator) loads: on its first use, at start-up, or never."""
+
 MODES: tuple[Mode, ...] = get_args(Mode)
 POLICIES: tuple[Policy, ...] = get_args(Policy)
 ENGINES: tuple[Engine, ...] = get_args(Engine)
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 SERVE_ENGINES: tuple[ServeEngine, ...] = get_args(ServeEngine)
 BATCH_ENGINES: tuple[BatchEngine, ...] = get_args(BatchEngine)
+LOADINGS: tuple[Loading, ...] = get_args(Loading)
+
+ENGINE_NAMES: dict[Engine, str] = {"ct2": "ctranslate2-int8", "hf": "transformers-fp32"}
+"""How responses and /info name each engine (known before the engine is loaded)."""
 
 DEFAULT_MODE: Mode = "extractive"
 DEFAULT_POLICY: Policy = "drop_sentence"
 DEFAULT_ENGINE: Engine = "ct2"
 DEFAULT_BACKEND: Backend = "torch"
+# Most callers never ask for an abstractive summary; the generator costs ~200 MB once loaded.
+DEFAULT_ABSTRACTIVE_LOADING: Loading = "auto"
 DEFAULT_MAX_SENTENCES = 3
 """Extractive summary length, in sentences."""
 DEFAULT_MAX_WORDS = 60

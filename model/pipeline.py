@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from opslens.model.artifact import SHIPPED_ARTIFACT, load_component, verify_artifact
+from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, load_component, verify_artifact
+from opslens.model.base_model import BASE_NAME, BaseModelError
+from opslens.model.ct2_engine import EngineBuildError
 from opslens.model.encoder import ENCODER_NAME, Encoder, load_encoder
 from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, VerifierUnavailableError
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, summarize
 from opslens.model.faithfulness import check
+from opslens.model.on_demand import OnDemand
 from opslens.model.options import (
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
@@ -25,8 +28,10 @@ from opslens.model.options import (
     DEFAULT_MAX_WORDS,
     DEFAULT_MODE,
     DEFAULT_POLICY,
+    ENGINE_NAMES,
     Backend,
     Engine,
+    Loading,
     Mode,
     Policy,
 )
@@ -79,6 +84,7 @@ class OpsLens:
         *,
         max_article_sentences: int = DEFAULT_MAX_ARTICLE_SENTENCES,
         generator: Generator | None = None,
+        generator_on_demand: OnDemand[Generator] | None = None,
         verifier: ClaimVerifier | None = None,
     ) -> None:
         self.encoder = encoder
@@ -87,6 +93,7 @@ class OpsLens:
         self.info = info
         self.max_article_sentences = max_article_sentences
         self.generator = generator
+        self.generator_on_demand = generator_on_demand
         self.verifier = verifier
 
     @classmethod
@@ -98,7 +105,7 @@ class OpsLens:
         max_article_sentences: int = DEFAULT_MAX_ARTICLE_SENTENCES,
         backend: Backend = DEFAULT_BACKEND,
         cache_dir: Path | None = None,
-        abstractive: bool = False,
+        abstractive: bool | Loading = False,
         engine: Engine = DEFAULT_ENGINE,
         zero_shot: bool = False,
         verifier: bool = True,
@@ -106,9 +113,10 @@ class OpsLens:
         """Load an artifact folder (default: the one shipped in the package).
 
         `backend` picks the sentence encoder: "torch" (reference) or "onnx" (int8 ONNX Runtime,
-        built into `cache_dir` on first use; see onnx_encoder.py). `abstractive` also loads the
-        generator (the artifact's adapter on SmolLM2, or the bare base with `zero_shot`),
-        decoding with `engine` ("ct2" int8 or "hf" float32; see generator.py). The claim verifier
+        built into `cache_dir` on first use; see onnx_encoder.py). `abstractive` True (or "on")
+        also loads the generator (the artifact's adapter on SmolLM2, or the bare base with
+        `zero_shot`), decoding with `engine` ("ct2" int8 or "hf" float32; see generator.py);
+        "auto" loads it on the first abstractive request instead (`load_generator`). The claim verifier
         loads when the artifact has one, unless `verifier=False` (then stances and the guard are
         today's, and `verify` is refused)."""
         if threads:
@@ -123,8 +131,9 @@ class OpsLens:
             threads=threads,
             cache_dir=cache_dir,
         )
-        generator = None
-        if abstractive:
+        loading: Loading = {True: "on", False: "off"}.get(abstractive, abstractive)  # type: ignore[arg-type]
+        generator, on_demand = None, None
+        if loading != "off":
             from opslens.model.base_model import default_cache
             from opslens.model.generator import Generator
 
@@ -133,12 +142,16 @@ class OpsLens:
                     f"artifact {folder} has no '{ABSTRACTIVE}' component (train one with "
                     "`opslens train abstractive`), or load the zero-shot base instead"
                 )
-            generator = Generator.load(
-                None if zero_shot else folder,
-                threads=threads,
-                engine=engine,
-                cache=default_cache(cache_dir) if cache_dir else None,
+            on_demand = OnDemand(
+                lambda: Generator.load(
+                    None if zero_shot else folder,
+                    threads=threads,
+                    engine=engine,
+                    cache=default_cache(cache_dir) if cache_dir else None,
+                )
             )
+            if loading == "on":
+                generator, _ = on_demand.get()
         checker = None
         if verifier and VERIFIER in manifest.components:
             checker = ClaimVerifier.load(folder, encoder)
@@ -147,7 +160,8 @@ class OpsLens:
             version=manifest.version,
             encoder=ENCODER_NAME,
             backend=backend,
-            generator=_describe(generator),
+            generator=_describe(engine, adapter=not zero_shot) if on_demand else None,
+            on_demand=["generator"] if on_demand and generator is None else [],
             verifier=describe(checker),
         )
         return cls(
@@ -157,6 +171,7 @@ class OpsLens:
             info,
             max_article_sentences=max_article_sentences,
             generator=generator,
+            generator_on_demand=on_demand,
             verifier=checker,
         )
 
@@ -200,24 +215,47 @@ class OpsLens:
             max_article_sentences=self.max_article_sentences,
         )
 
-    def _need_generator(self) -> Generator:
-        if self.generator is None:
+    @property
+    def abstractive_available(self) -> bool:
+        """Whether abstractive requests are served: the generator is loaded, or loads on demand."""
+        return self.generator is not None or self.generator_on_demand is not None
+
+    def load_generator(self) -> float:
+        """Load the generator now if it loads on demand and has not yet; the seconds this call
+        waited for it (0.0 when it was loaded). Refused when abstractive mode is off, or when
+        loading failed (the reason is in the message)."""
+        if self.generator is not None:
+            return 0.0
+        if self.generator_on_demand is None:
             raise AbstractiveUnavailableError(
-                "abstractive mode is off: load with abstractive=True (server: OPSLENS_ABSTRACTIVE=true) "
-                f"and an artifact holding the '{ABSTRACTIVE}' component"
+                "abstractive mode is off: load with abstractive=True or 'auto' (server: OPSLENS_ABSTRACTIVE="
+                f"auto or on) and an artifact holding the '{ABSTRACTIVE}' component"
             )
+        try:
+            generator, waited = self.generator_on_demand.get()
+        except (BaseModelError, ArtifactError, EngineBuildError, OSError) as exc:
+            raise AbstractiveUnavailableError(f"the generator could not be loaded: {exc}") from exc
+        self.generator = generator
+        still = [name for name in self.info.on_demand if name != "generator"]
+        self.info = self.info.model_copy(update={"on_demand": still})
+        return waited
+
+    def _need_generator(self) -> Generator:
+        self.load_generator()
+        assert self.generator is not None  # load_generator raises otherwise
         return self.generator
 
     @torch.inference_mode()
     def analyze_batch(self, requests: Sequence[AnalysisRequest]) -> list[Analysis]:
         """Analyze several articles; all their sentences go through the encoder together, and
         the abstractive ones are decoded together."""
+        load_ms = 0.0
         if any(r.mode == "abstractive" for r in requests):
-            self._need_generator()  # refuse before any work is done
+            load_ms = self.load_generator() * 1000  # refuse (or load) before any work is done
         out, contexts = self._extract(requests)
         todo = [(i, *contexts[i]) for i, r in enumerate(requests) if r.mode == "abstractive"]
         if todo:
-            self._generate_guarded(requests, out, todo)
+            self._generate_guarded(requests, out, todo, load_ms)
         return out
 
     def _extract(
@@ -296,6 +334,7 @@ class OpsLens:
         requests: Sequence[AnalysisRequest],
         out: list[Analysis],
         items: list[tuple[int, Document, torch.Tensor]],
+        load_ms: float = 0.0,
     ) -> None:
         """Generate the abstractive summaries of `items` (one decode batch per max_words) and
         replace each extractive answer in `out` with the guarded generation."""
@@ -310,7 +349,7 @@ class OpsLens:
             )
             generate_ms = _ms(t0) / len(group)
             for (i, doc, vecs), generation in zip(group, generations, strict=True):
-                out[i] = self._guarded(out[i], requests[i], doc, vecs, generation, generate_ms)
+                out[i] = self._guarded(out[i], requests[i], doc, vecs, generation, generate_ms, load_ms)
 
     def _guarded(
         self,
@@ -320,6 +359,7 @@ class OpsLens:
         vecs: torch.Tensor,
         generation: Generation,
         generate_ms: float,
+        load_ms: float = 0.0,
     ) -> Analysis:
         """The extractive answer turned abstractive: the generation checked against the article,
         the policy applied (the extractive summary is the fallback)."""
@@ -350,6 +390,7 @@ class OpsLens:
             prompt_tokens=generation.prompt_tokens,
             new_tokens=generation.new_tokens,
             article_truncated=generation.article_truncated,
+            load_ms=round(load_ms, 2),
         )
         return extractive.model_copy(
             update={
@@ -391,8 +432,7 @@ def _article(doc: Document) -> str:
     return " ".join(s.text for s in doc.sentences)
 
 
-def _describe(generator: Generator | None) -> str | None:
-    if generator is None:
-        return None
-    weights = "LoRA adapter" if generator.adapter else "zero-shot base"
-    return f"{generator.config.base} + {weights} ({generator.engine.name})"
+def _describe(engine: Engine, *, adapter: bool) -> str:
+    """The generator as responses name it, known before it is loaded."""
+    weights = "LoRA adapter" if adapter else "zero-shot base"
+    return f"{BASE_NAME} + {weights} ({ENGINE_NAMES[engine]})"

@@ -115,6 +115,11 @@ class ModelInfo(BaseModel):
     generator: str | None = Field(
         None, description="The abstractive generator and its engine; null when abstractive mode is off."
     )
+    on_demand: list[str] = Field(
+        default_factory=list,
+        description="Optional models this server loads on their first use and has not loaded yet "
+        "(OPSLENS_ABSTRACTIVE=auto: 'generator', until the first abstractive request).",
+    )
     verifier: str | None = Field(
         None, description="The claim verifier (cross-encoder); null when the artifact has none or it is off."
     )
@@ -140,6 +145,11 @@ class GenerationInfo(BaseModel):
     prompt_tokens: int
     new_tokens: int
     article_truncated: bool = Field(description="The article was cut to the generator's token budget.")
+    load_ms: float = Field(
+        0.0,
+        description="Time this request waited for the generator to load (with OPSLENS_ABSTRACTIVE=auto, "
+        "the first abstractive request; 0 otherwise).",
+    )
 
 
 class Analysis(BaseModel):

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
-from opslens.api.deps import AppMetrics, AppSettings, Client, Streams
+from opslens.api.deps import AppMetrics, AppSettings, Client, Streams, load_generator
 from opslens.api.errors import ERRORS, ApiError, error_body, not_ready
 from opslens.model.pipeline import NoSentencesError, OpsLens
 
@@ -67,28 +67,34 @@ def router(SummarizeRequest: type[BaseModel]) -> APIRouter:
     """The stream route for this app's request model."""
     api = APIRouter(tags=["summarize"])
 
-    def stream_slot(request: Request, body: SummarizeRequest, streams: Streams) -> Iterator[None]:  # type: ignore[valid-type]
-        """Refuse before the stream starts (a status code cannot change once it has), then hold
-        one of the stream slots until the stream ends."""
+    def stream_slot(
+        request: Request,
+        body: SummarizeRequest,  # type: ignore[valid-type]
+        streams: Streams,
+        metrics: AppMetrics,
+    ) -> Iterator[float]:
+        """Refuse before the stream starts (a status code cannot change once it has), load a
+        generator that loads on demand, then hold one of the stream slots until the stream ends.
+        Yields the seconds this request waited for the generator to load."""
         model = request.app.state.model
         if model is None:
             raise not_ready()
         if body.mode != "abstractive":  # type: ignore[attr-defined]
             msg = "streaming is for mode 'abstractive'; use POST /summarize for extractive summaries"
             raise ApiError(422, ["body", "mode"], msg, "stream_mode")
-        if model.generator is None:
+        if not model.abstractive_available:
             raise ApiError(
                 422, ["body", "mode"], "abstractive mode is off on this server", "mode_unavailable"
             )
         with streams.take():
-            yield
+            yield load_generator(model, metrics, ["body"])
 
     @api.post("/summarize/stream", response_class=EventSourceResponse, responses=RESPONSES)
     async def summarize_stream(
         body: SummarizeRequest,  # type: ignore[valid-type]
         request: Request,
         _: Client,
-        __: Annotated[None, Depends(stream_slot)],
+        waited: Annotated[float, Depends(stream_slot)],
         settings: AppSettings,
         metrics: AppMetrics,
     ) -> AsyncIterator[ServerSentEvent]:
@@ -108,6 +114,8 @@ def router(SummarizeRequest: type[BaseModel]) -> APIRouter:
                         yield ServerSentEvent(event="error", data=error_body(([], msg, "timeout")))
                         return
                 else:
+                    if waited and item.generation is not None:
+                        item.generation.load_ms = round(waited * 1000, 2)
                     metrics.analysed(item)
                     yield ServerSentEvent(event="result", data=item)
         except NoSentencesError as exc:

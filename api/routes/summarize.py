@@ -8,10 +8,11 @@ come from the settings), and FastAPI must see them as real types in the route si
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from opslens.api.deps import Client, get_metrics, run_queued
+from opslens.api.deps import Client, get_metrics, load_generator, run_queued
 from opslens.api.errors import ERRORS, ApiError, Loc
 from opslens.api.schemas import BatchResponse, SummarizeResponse
 from opslens.model.pipeline import AbstractiveUnavailableError
@@ -20,13 +21,19 @@ from opslens.model.results import Analysis
 
 async def analyze(request: Request, items: Sequence[Any], loc: Loc) -> list[Analysis]:
     """The articles' analyses, through the model queue; abstractive mode without a generator
-    is named here (the other refusals in `run_queued`)."""
+    is named here (the other refusals in `run_queued`). A generator loaded on demand is loaded
+    first, outside the queue, and the results say how long this request waited for it."""
+    metrics = get_metrics(request)
+    waited = 0.0
+    if request.app.state.model is not None and any(item.mode == "abstractive" for item in items):
+        waited = await anyio.to_thread.run_sync(load_generator, request.app.state.model, metrics, loc)
     try:
         results = await run_queued(request, [item.analysis_request() for item in items], loc)
     except AbstractiveUnavailableError as exc:
         raise ApiError(422, [*loc, "mode"], str(exc), "mode_unavailable") from exc
-    metrics = get_metrics(request)
     for result in results:
+        if waited and result.generation is not None:
+            result.generation.load_ms = round(waited * 1000, 2)
         metrics.analysed(result)
     return results
 
