@@ -95,7 +95,9 @@ def load_model(settings: Settings) -> OpsLens:
         engine=settings.abstractive.engine,
         verifier=settings.verifier,
     )
-    model.analyze(WARMUP_TEXT, title="Warm-up", max_sentences=1)
+    # A title's stance goes through the verifier: not when it loads on demand (auto).
+    verifier_waits = model.verifier is None and model.verifier_on_demand is not None
+    model.analyze(WARMUP_TEXT, title=None if verifier_waits else "Warm-up", max_sentences=1)
     if model.verifier is not None:
         model.verify(WARMUP_TEXT, summary="The service loaded its model.")
     if model.generator is not None:

@@ -179,10 +179,12 @@ class Settings(BaseSettings):
         "float base and CTranslate2 model; default: $XDG_CACHE_HOME/opslens or ~/.cache/opslens.",
     )
     default_max_sentences: int = Field(DEFAULT_MAX_SENTENCES, ge=1)
-    verifier: bool = Field(
-        True,
-        description="Load the claim verifier when the artifact has one (stances, the guard's verdicts, "
-        "POST /verify); off serves the stances and guard without it, and /verify is refused.",
+    verifier: Loading = Field(
+        "on",
+        description="When the claim verifier loads, if the artifact has one (it labels the stances, "
+        "gives the guard its verdicts and answers POST /verify): on, at start-up; auto, on the first "
+        "request that needs it, which waits for it inside the model call (~1-3 s, once); off, never "
+        "(the stances and guard without it, and /verify is refused). true/false mean on/off.",
     )
     log_level: str = "info"
     log_format: Literal["json", "text"] = Field("json", description="Log lines: JSON objects or plain text.")
@@ -202,6 +204,7 @@ class Settings(BaseSettings):
     )
 
     _split = field_validator("api_keys", "cors_origins", mode="before")(_split_commas)
+    _verifier_words = field_validator("verifier", mode="before")(_loading_word)
 
     @classmethod
     def settings_customise_sources(

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, load_component, verify_artifact
+from opslens.model.artifact import (
+    SHIPPED_ARTIFACT,
+    ArtifactError,
+    load_component,
+    read_component_meta,
+    verify_artifact,
+)
 from opslens.model.base_model import BASE_NAME, BaseModelError
 from opslens.model.ct2_engine import EngineBuildError
 from opslens.model.encoder import ENCODER_NAME, Encoder, load_encoder
@@ -47,7 +53,7 @@ from opslens.model.stance import StanceClassifier, StanceConfig, claim_stances, 
 from opslens.model.text import Document, parse_document
 from opslens.model.verification import VerifyRequest, describe, verify_requests
 from opslens.model.verifier import COMPONENT as VERIFIER
-from opslens.model.verifier import ClaimVerifier
+from opslens.model.verifier import ClaimVerifier, VerifierConfig
 
 if TYPE_CHECKING:
     from opslens.model.generator import Generation, Generator
@@ -86,6 +92,7 @@ class OpsLens:
         generator: Generator | None = None,
         generator_on_demand: OnDemand[Generator] | None = None,
         verifier: ClaimVerifier | None = None,
+        verifier_on_demand: OnDemand[ClaimVerifier] | None = None,
     ) -> None:
         self.encoder = encoder
         self.scorer = scorer
@@ -95,6 +102,7 @@ class OpsLens:
         self.generator = generator
         self.generator_on_demand = generator_on_demand
         self.verifier = verifier
+        self.verifier_on_demand = verifier_on_demand
 
     @classmethod
     def load(
@@ -108,7 +116,7 @@ class OpsLens:
         abstractive: bool | Loading = False,
         engine: Engine = DEFAULT_ENGINE,
         zero_shot: bool = False,
-        verifier: bool = True,
+        verifier: bool | Loading = True,
     ) -> OpsLens:
         """Load an artifact folder (default: the one shipped in the package).
 
@@ -118,7 +126,7 @@ class OpsLens:
         `zero_shot`), decoding with `engine` ("ct2" int8 or "hf" float32; see generator.py);
         "auto" loads it on the first abstractive request instead (`load_generator`). The claim verifier
         loads when the artifact has one, unless `verifier=False` (then stances and the guard are
-        today's, and `verify` is refused)."""
+        without it, and `verify` is refused); "auto" loads it when a request first needs it."""
         if threads:
             torch.set_num_threads(threads)
         folder = Path(path) if path else SHIPPED_ARTIFACT
@@ -131,9 +139,8 @@ class OpsLens:
             threads=threads,
             cache_dir=cache_dir,
         )
-        loading: Loading = {True: "on", False: "off"}.get(abstractive, abstractive)  # type: ignore[arg-type]
         generator, on_demand = None, None
-        if loading != "off":
+        if (loading := _loading(abstractive)) != "off":
             from opslens.model.base_model import default_cache
             from opslens.model.generator import Generator
 
@@ -152,17 +159,21 @@ class OpsLens:
             )
             if loading == "on":
                 generator, _ = on_demand.get()
-        checker = None
-        if verifier and VERIFIER in manifest.components:
-            checker = ClaimVerifier.load(folder, encoder)
+        checker, checker_on_demand, checker_config = None, None, None
+        if _loading(verifier) != "off" and VERIFIER in manifest.components:
+            checker_on_demand = OnDemand(lambda: ClaimVerifier.load(folder, encoder))
+            checker_config = VerifierConfig.model_validate(read_component_meta(folder, VERIFIER)["config"])
+            if _loading(verifier) == "on":
+                checker, _ = checker_on_demand.get()
+        lazy = {"generator": (on_demand, generator), "verifier": (checker_on_demand, checker)}
         info = ModelInfo(
             name=manifest.name,
             version=manifest.version,
             encoder=ENCODER_NAME,
             backend=backend,
             generator=_describe(engine, adapter=not zero_shot) if on_demand else None,
-            on_demand=["generator"] if on_demand and generator is None else [],
-            verifier=describe(checker),
+            on_demand=[name for name, (load, loaded) in lazy.items() if load is not None and loaded is None],
+            verifier=describe(checker_config),
         )
         return cls(
             encoder,
@@ -173,6 +184,7 @@ class OpsLens:
             generator=generator,
             generator_on_demand=on_demand,
             verifier=checker,
+            verifier_on_demand=checker_on_demand,
         )
 
     def analyze(
@@ -202,7 +214,8 @@ class OpsLens:
         return self.verify_batch([VerifyRequest(text=text, summary=summary, claims=tuple(claims))])[0]
 
     def verify_batch(self, items: Sequence[VerifyRequest]) -> list[Verification]:
-        if self.verifier is None:
+        checker = self._loaded_verifier()
+        if checker is None:
             raise VerifierUnavailableError(
                 f"no claim verifier loaded: the artifact has no '{VERIFIER}' component, or it was "
                 "loaded with verifier=False"
@@ -210,7 +223,7 @@ class OpsLens:
         return verify_requests(
             items,
             encoder=self.encoder,
-            verifier=self.verifier,
+            verifier=checker,
             info=self.info,
             max_article_sentences=self.max_article_sentences,
         )
@@ -236,9 +249,23 @@ class OpsLens:
         except (BaseModelError, ArtifactError, EngineBuildError, OSError) as exc:
             raise AbstractiveUnavailableError(f"the generator could not be loaded: {exc}") from exc
         self.generator = generator
-        still = [name for name in self.info.on_demand if name != "generator"]
-        self.info = self.info.model_copy(update={"on_demand": still})
+        self._loaded("generator")
         return waited
+
+    def _loaded_verifier(self) -> ClaimVerifier | None:
+        """The claim verifier (None when off), loaded now if it loads on demand and has not yet:
+        inside the model call, which waits for it once (~1-3 s)."""
+        if self.verifier is None and self.verifier_on_demand is not None:
+            try:
+                self.verifier, _ = self.verifier_on_demand.get()
+            except (ArtifactError, OSError) as exc:
+                raise VerifierUnavailableError(f"the claim verifier could not be loaded: {exc}") from exc
+            self._loaded("verifier")
+        return self.verifier
+
+    def _loaded(self, name: str) -> None:
+        still = [other for other in self.info.on_demand if other != name]
+        self.info = self.info.model_copy(update={"on_demand": still})
 
     def _need_generator(self) -> Generator:
         self.load_generator()
@@ -295,8 +322,8 @@ class OpsLens:
             stances = claim_stances(self.stance, claims, claim_vecs, sents, sent_vecs)
             stance_ms = _ms(t3)
             t4 = time.perf_counter()
-            if self.verifier is not None and stances:
-                stances = verified_stances(self.verifier, stances, claim_vecs, sents, sent_vecs)
+            if stances and (checker := self._loaded_verifier()) is not None:
+                stances = verified_stances(checker, stances, claim_vecs, sents, sent_vecs)
             verify_ms = _ms(t4)
 
             truncated = len(doc.sentences) > len(sents)
@@ -373,7 +400,7 @@ class OpsLens:
             encoder=self.encoder,
             article_vectors=vecs,
             rare_words=generator.config.lowercase,
-            verifier=self.verifier,
+            verifier=self._loaded_verifier(),
         )
         check_ms = _ms(t0)
         timings = extractive.timings_ms.model_copy(
@@ -430,6 +457,13 @@ def _article(doc: Document) -> str:
     """What the generator reads: the article's sentences, without the headings, boilerplate and
     junk blocks that `parse_document` dropped (they waste the prompt's token budget)."""
     return " ".join(s.text for s in doc.sentences)
+
+
+def _loading(value: bool | Loading) -> Loading:
+    """`load`'s switches take a bool (True: at start-up) or a Loading."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
 
 
 def _describe(engine: Engine, *, adapter: bool) -> str:

@@ -27,7 +27,7 @@ from opslens.model.results import (
     VerifyTimings,
 )
 from opslens.model.text import Sentence, parse_document, split_sentences
-from opslens.model.verifier import ClaimCheck, ClaimVerifier
+from opslens.model.verifier import ClaimCheck, ClaimVerifier, VerifierConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,9 +170,8 @@ def verify_requests(
     return out
 
 
-def describe(verifier: ClaimVerifier | None) -> str | None:
-    """ModelInfo.verifier: what the verifier is, in words."""
-    if verifier is None:
+def describe(cfg: VerifierConfig | None) -> str | None:
+    """ModelInfo.verifier: what the verifier is, in words (known before it is loaded)."""
+    if cfg is None:
         return None
-    cfg = verifier.config
     return f"{cfg.base} cross-encoder + LoRA r={cfg.lora_r} (verdict and stance heads)"

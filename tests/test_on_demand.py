@@ -123,3 +123,28 @@ def test_off_refuses_the_mode_naming_the_field(serve, example_text: str) -> None
             f"{server.url}/summarize/stream", json={"text": example_text, "mode": "abstractive"}, timeout=30
         )
         assert stream.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("value", "load"), [("auto", "auto"), ("false", "off"), ("true", "on"), ("ON", "on")]
+)
+def test_verifier_switch(monkeypatch: pytest.MonkeyPatch, value: str, load: str) -> None:
+    monkeypatch.setenv("OPSLENS_VERIFIER", value)
+    assert Settings(_env_file=None).verifier == load
+
+
+@pytest.mark.slow
+def test_auto_verifier_loads_for_the_first_request_that_needs_it(serve, example_text: str) -> None:
+    with serve(OPSLENS_VERIFIER="auto", OPSLENS_ABSTRACTIVE="off") as server:
+        url = server.url
+        info = httpx.get(f"{url}/info", timeout=10).json()["model"]
+        assert info["on_demand"] == ["verifier"] and info["verifier"]
+        plain = httpx.post(f"{url}/summarize", json={"text": example_text}, timeout=60)
+        assert plain.status_code == 200 and plain.json()["model"]["on_demand"] == ["verifier"]  # not needed
+        claim = "Russian forces suffered heavy losses around Bakhmut and Vuhledar."
+        r = httpx.post(f"{url}/summarize", json={"text": example_text, "claims": [claim]}, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json()["model"]["on_demand"] == []
+        assert r.json()["timings_ms"]["verify_ms"] > 0  # the stance went through the verifier
+        checked = httpx.post(f"{url}/verify", json={"text": example_text, "claims": [claim]}, timeout=60)
+        assert checked.status_code == 200, checked.text

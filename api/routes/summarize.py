@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from opslens.api.deps import Client, get_metrics, load_generator, run_queued
 from opslens.api.errors import ERRORS, ApiError, Loc
 from opslens.api.schemas import BatchResponse, SummarizeResponse
+from opslens.model.errors import VerifierUnavailableError
 from opslens.model.pipeline import AbstractiveUnavailableError
 from opslens.model.results import Analysis
 
@@ -31,6 +32,8 @@ async def analyze(request: Request, items: Sequence[Any], loc: Loc) -> list[Anal
         results = await run_queued(request, [item.analysis_request() for item in items], loc)
     except AbstractiveUnavailableError as exc:
         raise ApiError(422, [*loc, "mode"], str(exc), "mode_unavailable") from exc
+    except VerifierUnavailableError as exc:  # loaded on demand, and the load failed
+        raise ApiError(503, [], str(exc), "verifier_unavailable") from exc
     for result in results:
         if waited and result.generation is not None:
             result.generation.load_ms = round(waited * 1000, 2)
