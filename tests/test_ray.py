@@ -77,6 +77,27 @@ def test_batch_local_and_ray_agree(ray_session: None, example_text: str, tmp_pat
     assert [_comparable(r) for r in ray_out] == [_comparable(r) for r in local]
 
 
+def test_ray_batch_resume_analyzes_only_the_lines_after_the_output(
+    ray_session: None, example_text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paragraphs = [p for p in example_text.split("\n\n") if len(p) > 80]
+    src, local, resumed = tmp_path / "in.jsonl", tmp_path / "local.jsonl", tmp_path / "resumed.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": p}) + "\n" for i, p in enumerate(paragraphs[:6])))
+    common = ["--batch-size", "2", "--threads", "1", "--no-timings"]
+    assert main(["batch", str(src), str(local), *common]) == 0
+    # A run stopped after 4 lines, its 5th half written. (4 = whole batches: Ray's batches
+    # then hold the same articles as the local engine's, so the bytes can match.)
+    kept = b"".join(local.read_bytes().splitlines(keepends=True)[:4])
+    resumed.write_bytes(kept + b'{"line": 5, "id": 4, "analy')
+    capsys.readouterr()
+    assert (
+        main(["batch", str(src), str(resumed), *common, "--engine", "ray", "--workers", "1", "--resume"]) == 0
+    )
+    # The workers saw only lines 5 and 6: lines 1-4 were neither analyzed nor written again.
+    assert "4 lines kept from the previous run, 2 lines in" in capsys.readouterr().err
+    assert resumed.read_bytes() == local.read_bytes()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
