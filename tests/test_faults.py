@@ -146,7 +146,9 @@ def _complete_lines(path: Path) -> int:
 
 
 @pytest.mark.slow
-def test_killed_batch_resumes_where_its_output_stops(tmp_path: Path, example_text: str) -> None:
+def test_killed_batch_resumes_where_its_output_stops(
+    tmp_path: Path, example_text: str, request: pytest.FixtureRequest
+) -> None:
     paragraphs = [p for p in example_text.split("\n\n") if len(p) > 80]
     src, out, fresh = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "fresh.jsonl"
     with open(src, "w", encoding="utf-8") as f:
@@ -155,7 +157,11 @@ def test_killed_batch_resumes_where_its_output_stops(tmp_path: Path, example_tex
             title = "Russia suffers heavy losses near Bakhmut" if i % 3 == 0 else None
             f.write(json.dumps({"id": i, "text": text, "title": title, "max_sentences": 2}) + "\n")
 
-    log = tmp_path / "killed.log"
+    log, fresh_log = tmp_path / "killed.log", tmp_path / "fresh.log"
+    # The same run never interrupted, beside it (each uses one thread; CI has two cores).
+    with open(fresh_log, "wb") as stderr:
+        uninterrupted = subprocess.Popen(_batch_command(src, fresh), stdout=subprocess.DEVNULL, stderr=stderr)
+    request.addfinalizer(uninterrupted.kill)  # if the test fails before it ends
     with open(log, "wb") as stderr:
         proc = subprocess.Popen(_batch_command(src, out), stdout=subprocess.DEVNULL, stderr=stderr)
     try:
@@ -177,7 +183,7 @@ def test_killed_batch_resumes_where_its_output_stops(tmp_path: Path, example_tex
     resumed = _run(_batch_command(src, out, "--resume")).stderr
     assert f"resuming: {kept} of {BATCH_LINES} lines" in resumed
     assert f"{kept} lines kept from the previous run, {BATCH_LINES - kept} lines in" in resumed
-    _run(_batch_command(src, fresh))  # the same run, never interrupted
+    assert uninterrupted.wait(timeout=600) == 0, fresh_log.read_text()[-3000:]
     print(f"killed after {kept} of {BATCH_LINES} lines")
     assert out.read_bytes() == fresh.read_bytes()
     records = [json.loads(line) for line in fresh.read_text(encoding="utf-8").splitlines()]
