@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from opslens.api.settings import Settings
+from opslens.batch.records import without_timings
 from opslens.cli import main
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'opslens[ray]'")
@@ -28,14 +29,6 @@ def ray_session() -> Iterator[None]:
 
 def _read(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def _comparable(record: dict[str, Any]) -> dict[str, Any]:
-    """A record without its timings, which differ from run to run."""
-    if "analysis" not in record:
-        return record
-    analysis = {k: v for k, v in record["analysis"].items() if k != "timings_ms"}
-    return record | {"analysis": analysis}
 
 
 def test_batch_local_and_ray_agree(ray_session: None, example_text: str, tmp_path: Path) -> None:
@@ -74,7 +67,7 @@ def test_batch_local_and_ray_agree(ray_session: None, example_text: str, tmp_pat
     assert len(local[3]["analysis"]["sentences"]) == 1
     assert local[3]["analysis"]["claim_stances"][0]["claim"] == "Russia withdrew"
     assert len(local[4]["analysis"]["sentences"]) == 2
-    assert [_comparable(r) for r in ray_out] == [_comparable(r) for r in local]
+    assert [without_timings(r) for r in ray_out] == [without_timings(r) for r in local]
 
 
 def test_ray_batch_resume_analyzes_only_the_lines_after_the_output(
