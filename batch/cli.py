@@ -1,13 +1,18 @@
-"""`opslens batch IN.jsonl OUT.jsonl [--engine local|ray]`: analyze a JSONL corpus, one
-output line per input line."""
+"""`opslens batch IN.jsonl OUT.jsonl [--engine local|ray] [--resume]`: analyze a JSONL corpus,
+one output line per input line; `--resume` continues a run that was stopped."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opslens.model.options import BATCH_ENGINES, DEFAULT_BATCH_ENGINE, DEFAULT_MAX_SENTENCES
+
+if TYPE_CHECKING:
+    from opslens.batch.records import Record
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +24,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help='JSONL: one {"id", "text", "title", "claims", ...} per line')
     p.add_argument("output", type=Path, help='JSONL: {"line", "id", "analysis"} or {"line", "id", "error"}')
     p.add_argument("--engine", choices=BATCH_ENGINES, default=DEFAULT_BATCH_ENGINE)
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a stopped run: keep OUTPUT's complete lines, analyze only the input lines after them "
+        "(without it an existing OUTPUT is overwritten)",
+    )
+    p.add_argument(
+        "--no-timings",
+        action="store_true",
+        help="leave analysis.timings_ms out, so two runs over the same input write identical bytes",
+    )
     p.add_argument("--batch-size", type=int, default=16, help="articles per analyze_batch call")
     p.add_argument("--workers", type=int, default=2, help="Ray engine: worker actors, each with a model")
     p.add_argument("--threads", type=int, help="torch threads per process (default: torch's; Ray: 1)")
@@ -34,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from opslens.batch.local import count_lines
     from opslens.batch.records import Columns
+    from opslens.batch.resume import ResumeError, ResumePoint, find_resume_point
     from opslens.batch.writer import write_records
 
     for name in ("batch_size", "workers", "max_sentences", "threads"):
@@ -51,7 +68,22 @@ def run(args: argparse.Namespace) -> int:
         claims=args.claims_column,
         max_sentences=args.max_sentences_column,
     )
-    if args.engine == "ray":
+    total = count_lines(args.input)
+    start = ResumePoint()
+    if args.resume:
+        try:
+            start = find_resume_point(args.input, args.output, columns, args.max_sentences)
+        except ResumeError as exc:
+            print(f"error: cannot resume: {exc}", file=sys.stderr)
+            return 2
+        print(f"resuming: {start.lines} of {total} lines already in {args.output}", file=sys.stderr)
+    elif args.output.is_file() and args.output.stat().st_size:
+        print(f"overwriting {args.output} (--resume would continue it instead)", file=sys.stderr)
+    if start.lines == total:  # nothing left to analyze: load no model
+        records: Iterable[list[Record]] = []
+        if args.resume:
+            print(f"nothing left to analyze: {args.output} answers every input line", file=sys.stderr)
+    elif args.engine == "ray":
         from opslens.batch.ray_engine import analyze_file_ray
         from opslens.ray_extra import RayMissingError, require_ray
 
@@ -69,13 +101,22 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads or 1,
             model_path=str(args.model_path) if args.model_path else None,
             address=args.ray_address,
+            skip_bytes=start.input_bytes,
         )
     else:
         from opslens.batch.local import analyze_file
         from opslens.model.pipeline import OpsLens
 
         model = OpsLens.load(args.model_path, threads=args.threads)
-        records = analyze_file(model, args.input, columns, args.max_sentences, args.batch_size)
-    counts = write_records(records, args.output, total=count_lines(args.input))
+        records = analyze_file(
+            model,
+            args.input,
+            columns,
+            args.max_sentences,
+            args.batch_size,
+            skip_lines=start.lines,
+            skip_bytes=start.input_bytes,
+        )
+    counts = write_records(records, args.output, total=total, resume=start, timings=not args.no_timings)
     print(f"{args.engine}: {counts.summary()} -> {args.output}", file=sys.stderr)
     return 0

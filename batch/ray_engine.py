@@ -47,15 +47,19 @@ def line_blocks(read: Callable[[int], bytes], chunk_bytes: int = READ_CHUNK_BYTE
         yield [decode_line(rest)]
 
 
-def _lines_datasource(path: Path) -> Any:
+def _lines_datasource(path: Path, skip_bytes: int) -> Any:
     """Ray's read_text splits on every Unicode line break (U+2028 too, legal inside JSON
     strings) and reads a whole file into one block; JSONL lines end at "\\n" only, so read
-    them as the local engine does, a few MiB at a time."""
+    them as the local engine does, a few MiB at a time, from byte `skip_bytes` on."""
     import pyarrow as pa
     from ray.data.datasource import FileBasedDatasource
 
     class JsonLines(FileBasedDatasource):
         def _read_stream(self, f: pa.NativeFile, path: str) -> Iterator[pa.Table]:
+            # Read past the lines a resumed run already has (a stream need not be seekable).
+            left = skip_bytes
+            while left > 0 and (got := len(f.read(min(left, READ_CHUNK_BYTES)))):
+                left -= got
             for lines in line_blocks(f.read):
                 yield pa.table({"raw": lines})
 
@@ -72,8 +76,10 @@ def analyze_file_ray(
     threads: int,
     model_path: str | None = None,
     address: str | None = None,
-) -> Iterator[Record]:
-    """Records for the file's lines, in input order, computed by `workers` Ray actors.
+    skip_bytes: int = 0,
+) -> Iterator[list[Record]]:
+    """Records for the file's lines from byte `skip_bytes` on, in input order, computed by
+    `workers` Ray actors; one list per batch.
 
     Joins the running Ray instance if there is one (or `address`, or RAY_ADDRESS), otherwise
     starts a local one and stops it at the end."""
@@ -87,7 +93,7 @@ def analyze_file_ray(
         ctx.enable_progress_bars = False  # the writer reports progress
         # The read is light I/O and asks for no CPU: with one CPU per worker and as many
         # workers as cores, a read task wanting a CPU would wait for ever behind the actors.
-        lines = ray.data.read_datasource(_lines_datasource(path), num_cpus=0)
+        lines = ray.data.read_datasource(_lines_datasource(path, skip_bytes), num_cpus=0)
         ds = lines.map_batches(
             Analyzer,
             fn_constructor_kwargs={
@@ -100,8 +106,8 @@ def analyze_file_ray(
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=threads,
         )
-        for row in ds.iter_rows():
-            yield json.loads(row["record"])
+        for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
+            yield [json.loads(r) for r in batch["record"]]
     finally:
         if started_here:
             ray.shutdown()

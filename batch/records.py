@@ -99,6 +99,14 @@ def _analyze(model: OpsLens, requests: Sequence[AnalysisRequest]) -> list[Analys
         return out
 
 
+def without_timings(record: Record) -> Record:
+    """The record without `analysis.timings_ms`, the one part that differs between two runs
+    over the same input (`--no-timings`: outputs can then be compared byte for byte)."""
+    if "analysis" not in record:
+        return record
+    return record | {"analysis": {k: v for k, v in record["analysis"].items() if k != "timings_ms"}}
+
+
 def analyze_lines(model: OpsLens, lines: Sequence[str], columns: Columns, max_sentences: int) -> list[Record]:
     """One output record per line, in order: {"id", "analysis"} or {"id", "error"}."""
     parsed = [parse_line(line, columns, max_sentences) for line in lines]

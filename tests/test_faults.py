@@ -1,5 +1,6 @@
-"""Faults: a training run killed mid-way resumes from its last checkpoint; a server given a
-broken artifact refuses to start with one clear line; weights only ever load from safetensors."""
+"""Faults: a training run killed mid-way resumes from its last checkpoint; so does a batch run,
+from where its output stops; a server given a broken artifact refuses to start with one clear
+line; weights only ever load from safetensors."""
 
 from __future__ import annotations
 
@@ -128,6 +129,66 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path, tiny_d
     print(f"killed at step {reached}, resumed at {start}; largest weight difference: {max(diffs.values())}")
     assert max(diffs.values()) == 0.0
     assert meta["config"] == json.loads((fresh / "stance.json").read_text())["config"]
+
+
+BATCH_LINES = 120  # short articles: a few seconds of work, so the kill lands mid-way
+BATCH_SIZE = 4
+
+
+def _batch_command(src: Path, out: Path, *extra: str) -> list[str]:
+    # --no-timings: the records then hold nothing that differs between two runs.
+    command = [sys.executable, "-m", "opslens.cli", "batch", str(src), str(out), "--threads", "1"]
+    return [*command, "--batch-size", str(BATCH_SIZE), "--no-timings", *extra]
+
+
+def _complete_lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.is_file() else 0
+
+
+@pytest.mark.slow
+def test_killed_batch_resumes_where_its_output_stops(
+    tmp_path: Path, example_text: str, request: pytest.FixtureRequest
+) -> None:
+    paragraphs = [p for p in example_text.split("\n\n") if len(p) > 80]
+    src, out, fresh = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "fresh.jsonl"
+    with open(src, "w", encoding="utf-8") as f:
+        for i in range(BATCH_LINES):
+            text = "\n\n".join(paragraphs[(i + j) % len(paragraphs)] for j in range(2))
+            title = "Russia suffers heavy losses near Bakhmut" if i % 3 == 0 else None
+            f.write(json.dumps({"id": i, "text": text, "title": title, "max_sentences": 2}) + "\n")
+
+    log, fresh_log = tmp_path / "killed.log", tmp_path / "fresh.log"
+    # The same run never interrupted, beside it (each uses one thread; CI has two cores).
+    with open(fresh_log, "wb") as stderr:
+        uninterrupted = subprocess.Popen(_batch_command(src, fresh), stdout=subprocess.DEVNULL, stderr=stderr)
+    request.addfinalizer(uninterrupted.kill)  # if the test fails before it ends
+    with open(log, "wb") as stderr:
+        proc = subprocess.Popen(_batch_command(src, out), stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None and _complete_lines(out) < BATCH_LINES // 4:
+            time.sleep(0.01)
+        ended = f"the batch run ended before it could be killed mid-way:\n{log.read_text()[-3000:]}"
+        assert proc.poll() is None, ended
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    kept = _complete_lines(out)
+    assert 0 < kept < BATCH_LINES
+    with open(out, "ab") as f:  # and a write torn by a crash: cut and redone
+        f.write(f'{{"line": {kept + 1}, "id": {kept}, "analysis": {{"mode": '.encode())
+
+    resumed = _run(_batch_command(src, out, "--resume")).stderr
+    assert f"resuming: {kept} of {BATCH_LINES} lines" in resumed
+    assert f"{kept} lines kept from the previous run, {BATCH_LINES - kept} lines in" in resumed
+    assert uninterrupted.wait(timeout=600) == 0, fresh_log.read_text()[-3000:]
+    print(f"killed after {kept} of {BATCH_LINES} lines")
+    assert out.read_bytes() == fresh.read_bytes()
+    records = [json.loads(line) for line in fresh.read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["id"]) for r in records] == [(i + 1, i) for i in range(BATCH_LINES)]
+    assert all("timings_ms" not in r["analysis"] for r in records)
 
 
 def _broken_artifact(tmp_path: Path, how: str) -> tuple[Path, Path]:
