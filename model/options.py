@@ -26,17 +26,23 @@ ServeEngine = Literal["uvicorn", "ray"]
 BatchEngine = Literal["local", "ray"]
 """How `opslens batch` runs: in this process, or on Ray Data."""
 
+Format = Literal["text", "html"]
+"""What the article text is: plain text as pasted, or a web page whose main content is extracted
+first (model/html.py)."""
+
 MODES: tuple[Mode, ...] = get_args(Mode)
 POLICIES: tuple[Policy, ...] = get_args(Policy)
 ENGINES: tuple[Engine, ...] = get_args(Engine)
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 SERVE_ENGINES: tuple[ServeEngine, ...] = get_args(ServeEngine)
 BATCH_ENGINES: tuple[BatchEngine, ...] = get_args(BatchEngine)
+FORMATS: tuple[Format, ...] = get_args(Format)
 
 DEFAULT_MODE: Mode = "extractive"
 DEFAULT_POLICY: Policy = "drop_sentence"
 DEFAULT_ENGINE: Engine = "ct2"
 DEFAULT_BACKEND: Backend = "torch"
+DEFAULT_FORMAT: Format = "text"
 DEFAULT_MAX_SENTENCES = 3
 """Extractive summary length, in sentences."""
 DEFAULT_MAX_WORDS = 60
