@@ -56,7 +56,9 @@ def request_models(
 
         # Before `text`, whose length limit depends on it.
         format: Format = Field(DEFAULT_FORMAT, description=FORMAT_DOC)
-        text: Annotated[str, StringConstraints(min_length=1, max_length=max_chars)] = Field(
+        text: str = Field(
+            min_length=1,
+            json_schema_extra={"maxLength": max_chars},  # enforced by _text_fits, naming the limit
             description="The article as pasted: plain text, paragraphs separated by newlines "
             "(format text), or the page's HTML (format html)."
         )
@@ -152,7 +154,9 @@ def verify_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
         )
 
         format: Format = Field(DEFAULT_FORMAT, description=FORMAT_DOC)  # before `text`: sets its limit
-        text: Annotated[str, StringConstraints(min_length=1, max_length=max_chars)] = Field(
+        text: str = Field(
+            min_length=1,
+            json_schema_extra={"maxLength": max_chars},  # enforced by _text_fits, naming the limit
             description="The source article, plain text as pasted (or the page's HTML, format html): "
             "what the summary and claims are checked against. Evidence offsets index this string "
             "(format html: the response's `text`)."
