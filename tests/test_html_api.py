@@ -9,7 +9,7 @@ import copy
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_html import CASES, NAV_ONLY, page
+from test_html import CASES, NAV_ONLY, saved_page
 
 from opslens.api.app import create_app
 from opslens.api.settings import Limits, Settings
@@ -31,7 +31,8 @@ def _problems(r: httpx.Response) -> list[tuple[list, str, str]]:
 
 
 def test_summarize_html_returns_text_title_and_offsets_into_the_text(client: TestClient) -> None:
-    r = client.post("/summarize", json={"text": page("foxnews-dwts"), "format": "html", "max_sentences": 4})
+    body = {"text": saved_page("foxnews-dwts"), "format": "html", "max_sentences": 4}
+    r = client.post("/summarize", json=body)
     assert r.status_code == 200, r.text
     body = r.json()
     title, kept, furniture = CASES["foxnews-dwts"]
@@ -52,7 +53,7 @@ def test_plain_text_answers_keep_their_shape(client: TestClient, example_text: s
 
 
 def test_batch_mixes_formats_and_names_the_page_without_an_article(client: TestClient, example_text) -> None:
-    items = [{"text": example_text}, {"text": page("aljazeera-helicopter"), "format": "html"}]
+    items = [{"text": example_text}, {"text": saved_page("aljazeera-helicopter"), "format": "html"}]
     r = client.post("/summarize/batch", json={"items": items})
     assert r.status_code == 200, r.text
     plain, html = r.json()["items"]
@@ -66,7 +67,7 @@ def test_batch_mixes_formats_and_names_the_page_without_an_article(client: TestC
 def test_verify_html_evidence_indexes_the_extracted_text(client: TestClient) -> None:
     r = client.post(
         "/verify",
-        json={"text": page("ap-sondland"), "format": "html", "summary": "Sondland is the EU ambassador."},
+        json={"text": saved_page("ap-sondland"), "format": "html", "summary": "Sondland is an ambassador."},
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -82,7 +83,7 @@ def test_verify_html_evidence_indexes_the_extracted_text(client: TestClient) -> 
         ({"text": NAV_ONLY, "format": "html"}, ["body", "text"], "no_article", "no article content"),
         ({"text": MALFORMED, "format": "html"}, ["body", "text"], "no_sentences", ""),
         ({"text": "\x00\x01\x02", "format": "html"}, ["body", "text"], "no_article", ""),
-        ({"text": page("ap-sondland"), "format": "pdf"}, ["body", "format"], "literal_error", "'html'"),
+        ({"text": saved_page("ap-sondland"), "format": "pdf"}, ["body", "format"], "literal_error", "'html'"),
         ({"text": "x" * 100_001, "format": "html"}, ["body", "text"], "string_too_long", "max_html_chars"),
         ({"text": "x" * 20_001}, ["body", "text"], "string_too_long", "limits.max_text_chars"),
     ],
@@ -108,11 +109,11 @@ def test_extracted_text_over_the_text_limit_is_422(model) -> None:
     small = copy.copy(model)
     small.max_text_chars = 2_000
     with TestClient(create_app(Settings(limits=LIMITS), model=small)) as c:
-        r = c.post("/summarize", json={"text": page("foxnews-dwts"), "format": "html"})
+        r = c.post("/summarize", json={"text": saved_page("foxnews-dwts"), "format": "html"})
         assert r.status_code == 422
         [(loc, kind, msg)] = _problems(r)
         assert loc == ["body", "text"] and kind == "text_too_long" and "over the limit of 2000" in msg
-        r = c.post("/summarize", json={"text": page("aljazeera-helicopter"), "format": "html"})
+        r = c.post("/summarize", json={"text": saved_page("aljazeera-helicopter"), "format": "html"})
         assert r.status_code == 200
 
 
@@ -120,7 +121,7 @@ def test_real_server_reads_html_and_limits_the_extracted_text(serve) -> None:
     with serve(OPSLENS_LIMITS__MAX_TEXT_CHARS="2000") as server:
         r = httpx.post(
             f"{server.url}/summarize",
-            json={"text": page("aljazeera-helicopter"), "format": "html"},
+            json={"text": saved_page("aljazeera-helicopter"), "format": "html"},
             timeout=60,
         )
         assert r.status_code == 200, r.text
@@ -128,10 +129,30 @@ def test_real_server_reads_html_and_limits_the_extracted_text(serve) -> None:
         assert body["title"] == CASES["aljazeera-helicopter"][0]
         assert all(body["text"][s["start"] : s["end"]] == s["text"] for s in body["sentences"])
         assert "Afghan woman politician" not in body["summary"]
-        html = page("physorg-hibernation")
+        html = saved_page("physorg-hibernation")
         r = httpx.post(f"{server.url}/summarize", json={"text": html, "format": "html"}, timeout=60)
         assert r.status_code == 422 and r.json()["detail"][0]["type"] == "text_too_long"
         r = httpx.post(f"{server.url}/summarize", json={"text": NAV_ONLY, "format": "html"}, timeout=60)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "text"]
         info = httpx.get(f"{server.url}/info", timeout=10).json()
         assert info["limits"]["max_html_chars"] == 1_000_000
+
+
+def test_page_switch_reads_a_web_page(page, live_server: str) -> None:
+    """The analyst page: with "A web page" chosen, the HTML is sent with format html and the
+    article is shown as extracted, its summary sentences highlighted in it, no menu in sight."""
+    from playwright.sync_api import expect
+    from webpage import analyze, expected, highlighted
+
+    page.select_option("#format", "html")
+    html = saved_page("physorg-hibernation")
+    analyze(page, html)
+    expect(page.locator("#status")).to_contain_text("Done", timeout=60_000)
+    api = expected(live_server, page, format="html", max_sentences=3)
+    assert html.startswith("<") and page.text_content("#article") == api["text"]
+    sentences = [s["text"] for s in api["sentences"]]
+    assert page.locator("#summary button.sentence").all_text_contents() == sentences
+    for i, text in enumerate(sentences):
+        assert highlighted(page, "summary", f"s{i}") == text
+    for junk in CASES["physorg-hibernation"][2]:
+        assert junk not in page.text_content("#article")
