@@ -89,6 +89,7 @@ def load_model(settings: Settings) -> OpsLens:
         settings.model_path,
         threads=settings.threads,
         max_article_sentences=settings.limits.max_article_sentences,
+        max_text_chars=settings.limits.max_text_chars,
         backend=settings.encoder_backend,
         cache_dir=settings.cache_dir,
         abstractive=generator_loading(settings),

@@ -19,7 +19,8 @@ from opslens.api.errors import ApiError, Loc, not_ready
 from opslens.api.metrics import Metrics
 from opslens.api.security import KeyGuard, api_key_header, bearer
 from opslens.api.settings import Settings
-from opslens.model.pipeline import AbstractiveUnavailableError, NoSentencesError, OpsLens
+from opslens.model.errors import ArticleError
+from opslens.model.pipeline import AbstractiveUnavailableError, OpsLens
 
 
 class StreamSlots:
@@ -84,7 +85,8 @@ def get_client(
 async def run_queued(request: Request, work: Sequence[Any], loc: Loc) -> list[Any]:
     """Queue the model requests (articles to summarise or verify) as one unit and wait for
     their results. The queue's refusals (full, timeout, stopping, client gone) become responses
-    in api/errors; a text without an article sentence is named here, at `loc`'s `text`."""
+    in api/errors; a text without an article sentence (or an HTML page without an article) is
+    named here, at `loc`'s `text`."""
     batcher = request.app.state.batcher
     if batcher is None:
         raise not_ready()
@@ -94,8 +96,8 @@ async def run_queued(request: Request, work: Sequence[Any], loc: Loc) -> list[An
             timeout_s=get_settings(request).serving.request_timeout_s,
             is_disconnected=request.is_disconnected,
         )
-    except NoSentencesError as exc:
-        raise ApiError(422, [*loc, "text"], str(exc), "no_sentences") from exc
+    except ArticleError as exc:
+        raise ApiError(422, [*loc, "text"], str(exc), exc.kind) from exc
 
 
 def load_generator(model: OpsLens, metrics: Metrics, loc: Loc) -> float:

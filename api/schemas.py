@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from opslens.api.settings import Abstractive, Limits, Serving
 from opslens.model import verification
-from opslens.model.options import Mode, Policy
+from opslens.model.options import DEFAULT_FORMAT, Format, Mode, Policy
 from opslens.model.pipeline import AnalysisRequest
 from opslens.model.results import Analysis, Verification
 
@@ -21,16 +21,46 @@ def _not_blank(value: str | None) -> str | None:
     return value
 
 
+FORMAT_DOC = (
+    "What `text` is. text: the article as plain text. html: a web page (a saved article, a feed "
+    "item); its main content is extracted first, without menus, banners, captions or link lists, "
+    "and the response then carries that extracted `text`, which all its offsets index, and the "
+    "page's `title`."
+)
+
+
+def _fits_format(text: str, info: ValidationInfo, limits: Limits) -> str:
+    """`text` within its format's limit (the schema's maxLength is the larger of the two)."""
+    if "format" not in info.data:  # an invalid format has its own error
+        return text
+    name = "max_html_chars" if info.data["format"] == "html" else "max_text_chars"
+    limit = getattr(limits, name)
+    if len(text) > limit:
+        raise PydanticCustomError(
+            "string_too_long",
+            "String should have at most {limit} characters with format {format} (limits.{name}); "
+            "got {length}",
+            {"format": info.data["format"], "limit": limit, "name": name, "length": len(text)},
+        )
+    return text
+
+
 def request_models(
     limits: Limits, default_max_sentences: int, abstractive: Abstractive
 ) -> tuple[type[BaseModel], type[BaseModel]]:
     """Build the request models for these limits and defaults (one pair per app instance)."""
+    max_chars = max(limits.max_text_chars, limits.max_html_chars)
 
     class SummarizeRequest(BaseModel):
         model_config = ConfigDict(extra="forbid", title="SummarizeRequest")
 
-        text: Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars)] = Field(
-            description="The article as pasted: plain text, paragraphs separated by newlines."
+        # Before `text`, whose length limit depends on it.
+        format: Format = Field(DEFAULT_FORMAT, description=FORMAT_DOC)
+        text: str = Field(
+            min_length=1,
+            json_schema_extra={"maxLength": max_chars},  # enforced by _text_fits, naming the limit
+            description="The article as pasted: plain text, paragraphs separated by newlines "
+            "(format text), or the page's HTML (format html)."
         )
         title: Annotated[str, StringConstraints(min_length=1, max_length=limits.max_title_chars)] | None = (
             Field(
@@ -72,6 +102,11 @@ def request_models(
 
         _blank_text = field_validator("text", "title")(_not_blank)
 
+        @field_validator("text")
+        @classmethod
+        def _text_fits(cls, text: str, info: ValidationInfo) -> str:
+            return _fits_format(text, info, limits)
+
         @field_validator("claims")
         @classmethod
         def _blank_claims(cls, claims: list[str]) -> list[str]:
@@ -89,6 +124,7 @@ def request_models(
                 mode=self.mode,
                 max_words=self.max_words,
                 policy=self.faithfulness_policy,
+                format=self.format,
             )
 
     class BatchRequest(BaseModel):
@@ -102,6 +138,7 @@ def request_models(
 def verify_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
     """The POST /verify request models for these limits (one pair per app instance)."""
     Summary = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_summary_chars)]
+    max_chars = max(limits.max_text_chars, limits.max_html_chars)
 
     class VerifyRequest(BaseModel):
         model_config = ConfigDict(
@@ -116,9 +153,13 @@ def verify_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
             },
         )
 
-        text: Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars)] = Field(
-            description="The source article, plain text as pasted: what the summary and claims are "
-            "checked against. Evidence offsets index this string."
+        format: Format = Field(DEFAULT_FORMAT, description=FORMAT_DOC)  # before `text`: sets its limit
+        text: str = Field(
+            min_length=1,
+            json_schema_extra={"maxLength": max_chars},  # enforced by _text_fits, naming the limit
+            description="The source article, plain text as pasted (or the page's HTML, format html): "
+            "what the summary and claims are checked against. Evidence offsets index this string "
+            "(format html: the response's `text`)."
         )
         summary: Summary | None = Field(
             None,
@@ -137,6 +178,11 @@ def verify_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
 
         _blank_text = field_validator("text", "summary")(_not_blank)
 
+        @field_validator("text")
+        @classmethod
+        def _text_fits(cls, text: str, info: ValidationInfo) -> str:
+            return _fits_format(text, info, limits)
+
         @field_validator("claims")
         @classmethod
         def _claims(cls, claims: list[str], info: ValidationInfo) -> list[str]:
@@ -152,7 +198,9 @@ def verify_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
 
         def verify_request(self) -> verification.VerifyRequest:
             """What the pipeline is asked for: this body, field by field."""
-            return verification.VerifyRequest(text=self.text, summary=self.summary, claims=tuple(self.claims))
+            return verification.VerifyRequest(
+                text=self.text, summary=self.summary, claims=tuple(self.claims), format=self.format
+            )
 
     class VerifyBatchRequest(BaseModel):
         model_config = ConfigDict(extra="forbid", title="VerifyBatchRequest")

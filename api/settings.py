@@ -38,7 +38,12 @@ from opslens.model.options import (
 
 class Limits(BaseModel):
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body (413 above).")
-    max_text_chars: int = Field(100_000, ge=1, description="Longest article text, in characters.")
+    max_text_chars: int = Field(
+        100_000, ge=1, description="Longest article text, in characters (format html: the text extracted)."
+    )
+    max_html_chars: int = Field(
+        1_000_000, ge=1, description="Longest HTML page (format html), in characters."
+    )
     max_title_chars: int = Field(1_000, ge=1)
     max_claims: int = Field(16, ge=0, description="Most claims per article.")
     max_claim_chars: int = Field(1_000, ge=1)

@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", help="Ray engine: cluster to join (default: RAY_ADDRESS or a local one)")
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
     p.add_argument("--max-sentences", type=int, default=DEFAULT_MAX_SENTENCES, help="when a line gives none")
-    for field in ("id", "text", "title", "claims", "max_sentences"):
+    for field in ("id", "text", "title", "claims", "max_sentences", "format"):
         flag = field.replace("_", "-")
         p.add_argument(f"--{flag}-column", default=field, help=f"input field holding {field}")
     p.set_defaults(func=run)
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         title=args.title_column,
         claims=args.claims_column,
         max_sentences=args.max_sentences_column,
+        format=args.format_column,
     )
     total = count_lines(args.input)
     start = ResumePoint()

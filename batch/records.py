@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from opslens.model.options import DEFAULT_MAX_SENTENCES
-from opslens.model.pipeline import AnalysisRequest, NoSentencesError, OpsLens
+from opslens.model.errors import ArticleError
+from opslens.model.options import DEFAULT_FORMAT, DEFAULT_MAX_SENTENCES, Format
+from opslens.model.pipeline import AnalysisRequest, OpsLens
 from opslens.model.results import Analysis
 
 Record = dict[str, Any]
@@ -29,6 +30,7 @@ class Columns:
     title: str = "title"
     claims: str = "claims"
     max_sentences: str = "max_sentences"
+    format: str = "format"
 
 
 class Item(BaseModel):
@@ -39,10 +41,15 @@ class Item(BaseModel):
     title: str | None = None
     claims: list[str] = Field(default_factory=list)
     max_sentences: int = Field(DEFAULT_MAX_SENTENCES, ge=1)
+    format: Format = DEFAULT_FORMAT
 
     def request(self) -> AnalysisRequest:
         return AnalysisRequest(
-            text=self.text, title=self.title, claims=tuple(self.claims), max_sentences=self.max_sentences
+            text=self.text,
+            title=self.title,
+            claims=tuple(self.claims),
+            max_sentences=self.max_sentences,
+            format=self.format,
         )
 
 
@@ -71,6 +78,7 @@ def parse_line(line: str, columns: Columns, max_sentences: int) -> Item | Record
         "title": obj.get(columns.title),
         "claims": obj.get(columns.claims) or [],
         "max_sentences": obj.get(columns.max_sentences, max_sentences),
+        "format": obj.get(columns.format) or DEFAULT_FORMAT,
     }
     item_id = fields["id"] if isinstance(fields["id"], str | int) else None
     if fields["text"] is None:
@@ -84,17 +92,17 @@ def parse_line(line: str, columns: Columns, max_sentences: int) -> Item | Record
         return _error("invalid", f"{column}: {first['msg']}", item_id)
 
 
-def _analyze(model: OpsLens, requests: Sequence[AnalysisRequest]) -> list[Analysis | NoSentencesError]:
-    """The whole batch in one pass; if an article in it has no sentence, one at a time so
-    that only that article fails."""
+def _analyze(model: OpsLens, requests: Sequence[AnalysisRequest]) -> list[Analysis | ArticleError]:
+    """The whole batch in one pass; if an article in it has no sentence (or, format html, a page
+    has no article), one at a time so that only that article fails."""
     try:
         return list(model.analyze_batch(requests))
-    except NoSentencesError:
-        out: list[Analysis | NoSentencesError] = []
+    except ArticleError:
+        out: list[Analysis | ArticleError] = []
         for req in requests:
             try:
                 out.append(model.analyze_batch([req])[0])
-            except NoSentencesError as exc:
+            except ArticleError as exc:
                 out.append(exc)
         return out
 
@@ -118,8 +126,8 @@ def analyze_lines(model: OpsLens, lines: Sequence[str], columns: Columns, max_se
             out.append(p)
             continue
         result = next(results)
-        if isinstance(result, NoSentencesError):
-            out.append(_error("no_sentences", str(result), p.id))
+        if isinstance(result, ArticleError):
+            out.append(_error(result.kind, str(result), p.id))
         else:
             out.append({"id": p.id, "analysis": result.model_dump(mode="json")})
     return out

@@ -1,5 +1,6 @@
-"""`opslens summarize [FILE|-] [--title T] [--claim C ...] [--mode abstractive]`: JSON on stdout.
-`opslens verify --text FILE [--summary FILE|-] [--claim C ...]`: a summary and/or claims checked
+"""`opslens summarize [--html] [FILE|-] [--title T] [--claim C ...] [--mode abstractive]`: JSON on
+stdout; with --html the file is a web page, whose main content is extracted first.
+`opslens verify --text FILE [--html] [--summary FILE|-] [--claim C ...]`: a summary and/or claims checked
 against the article (what POST /verify answers), JSON on stdout.
 `opslens prepare [encoder|abstractive] [--force]`: build and verify, ahead of use, a cached
 derived model: the int8 ONNX encoder, or the abstractive generator (the base model's float copy
@@ -16,6 +17,7 @@ from opslens.model.options import (
     BACKENDS,
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
+    DEFAULT_FORMAT,
     DEFAULT_MAX_SENTENCES,
     DEFAULT_MAX_WORDS,
     DEFAULT_MODE,
@@ -31,6 +33,7 @@ from opslens.model.options import (
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summarize", help="summarise an article file (or stdin) and print JSON")
     p.add_argument("file", nargs="?", default="-", help="article text file; '-' or nothing for stdin")
+    add_html_argument(p, "the file")
     p.add_argument("--title", help="headline: adds the article's stance toward it")
     p.add_argument("--claim", action="append", default=[], help="a claim to check (repeatable)")
     p.add_argument("--max-sentences", type=int, default=DEFAULT_MAX_SENTENCES)
@@ -55,9 +58,22 @@ def add_verify_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text", required=True, help="the source article: a text file, or '-' for stdin")
     p.add_argument("--summary", help="a summary to check sentence by sentence: a text file, or '-' for stdin")
     p.add_argument("--claim", action="append", default=[], help="a claim to check (repeatable)")
+    add_html_argument(p, "--text")
     p.add_argument("--model-path", type=Path, help="artifact folder (default: the shipped model)")
     add_backend_argument(p)
     p.set_defaults(func=run_verify)
+
+
+def add_html_argument(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--html",
+        dest="format",
+        action="store_const",
+        const="html",
+        default=DEFAULT_FORMAT,
+        help=f"{what} is a web page (HTML): its main content is extracted first, and the JSON "
+        "carries the extracted `text` (which offsets index) and the page `title`",
+    )
 
 
 def _read(name: str) -> str:
@@ -66,7 +82,8 @@ def _read(name: str) -> str:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from opslens.model.pipeline import NoSentencesError, OpsLens, VerifierUnavailableError
+    from opslens.model.errors import ArticleError
+    from opslens.model.pipeline import OpsLens, VerifierUnavailableError, VerifyRequest
 
     if args.summary is None and not args.claim:
         print("error: give --summary, --claim, or both", file=sys.stderr)
@@ -83,13 +100,14 @@ def run_verify(args: argparse.Namespace) -> int:
     try:
         # Stance and abstractive parts are not needed; the verifier is.
         model = OpsLens.load(args.model_path, backend=args.backend, abstractive=False)
-        result = model.verify(text, summary=summary, claims=args.claim)
+        request = VerifyRequest(text=text, summary=summary, claims=tuple(args.claim), format=args.format)
+        [result] = model.verify_batch([request])
     except VerifierUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # NoSentencesError among them: the input, not the model
+    except ValueError as exc:  # ArticleError among them: the input, not the model
         print(f"error: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, NoSentencesError) else 2
+        return 1 if isinstance(exc, ArticleError) else 2
     print(result.model_dump_json(indent=2))
     return 0
 
@@ -164,7 +182,8 @@ def _prepare_generator(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from opslens.model.base_model import BaseModelError
-    from opslens.model.pipeline import AbstractiveUnavailableError, NoSentencesError, OpsLens
+    from opslens.model.errors import ArticleError
+    from opslens.model.pipeline import AbstractiveUnavailableError, AnalysisRequest, OpsLens
 
     if args.max_sentences < 1:
         print("error: --max-sentences must be at least 1", file=sys.stderr)
@@ -179,19 +198,21 @@ def run(args: argparse.Namespace) -> int:
         model = OpsLens.load(
             args.model_path, backend=args.backend, abstractive=abstractive, engine=args.generator_engine
         )
-        result = model.analyze(
-            text,
+        request = AnalysisRequest(
+            text=text,
             title=args.title,
-            claims=args.claim,
+            claims=tuple(args.claim),
             max_sentences=args.max_sentences,
             mode=args.mode,
             max_words=args.max_words,
             policy=args.policy,
+            format=args.format,
         )
+        [result] = model.analyze_batch([request])
     except (AbstractiveUnavailableError, BaseModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except NoSentencesError as exc:
+    except ArticleError as exc:  # no sentence, or (--html) no article in the page
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(result.model_dump_json(indent=2))

@@ -6,8 +6,17 @@ from __future__ import annotations
 from opslens.model.text import Document
 
 
-class NoSentencesError(ValueError):
+class ArticleError(ValueError):
+    """The article text (the request's `text`) cannot be read as an article; `kind` names why,
+    the same word in API errors and batch error records."""
+
+    kind = "invalid_article"
+
+
+class NoSentencesError(ArticleError):
     """The text holds no article sentence to summarise."""
+
+    kind = "no_sentences"
 
     @classmethod
     def of(cls, doc: Document, item: int | None = None) -> NoSentencesError:
@@ -24,3 +33,26 @@ class AbstractiveUnavailableError(RuntimeError):
 
 class VerifierUnavailableError(RuntimeError):
     """Verification was asked for but no claim verifier is loaded."""
+
+
+class HtmlError(ArticleError):
+    """An HTML page (format "html") that yields no article to read."""
+
+
+class UnreadableHtmlError(HtmlError):
+    """The input cannot be parsed as an HTML document at all."""
+
+    kind = "unreadable_html"
+
+
+class NoArticleError(HtmlError):
+    """The page parses, but the extractor finds no main content in it (only navigation, banners,
+    link lists, or nothing)."""
+
+    kind = "no_article"
+
+
+class ExtractedTextTooLongError(HtmlError):
+    """The text extracted from a page is longer than the pipeline's `max_text_chars`."""
+
+    kind = "text_too_long"

@@ -26,10 +26,12 @@ from opslens.model.encoder import ENCODER_NAME, Encoder, load_encoder
 from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, VerifierUnavailableError
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, summarize
 from opslens.model.faithfulness import check
+from opslens.model.html import as_text, read_pages
 from opslens.model.on_demand import OnDemand
 from opslens.model.options import (
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
+    DEFAULT_FORMAT,
     DEFAULT_MAX_SENTENCES,
     DEFAULT_MAX_WORDS,
     DEFAULT_MODE,
@@ -37,6 +39,7 @@ from opslens.model.options import (
     ENGINE_NAMES,
     Backend,
     Engine,
+    Format,
     Loading,
     Mode,
     Policy,
@@ -51,7 +54,7 @@ from opslens.model.results import (
 )
 from opslens.model.stance import StanceClassifier, StanceConfig, claim_stances, verified_stances
 from opslens.model.text import Document, parse_document
-from opslens.model.verification import VerifyRequest, describe, verify_requests
+from opslens.model.verification import VerifyRequest, describe, elapsed_ms, verify_requests
 from opslens.model.verifier import COMPONENT as VERIFIER
 from opslens.model.verifier import ClaimVerifier, VerifierConfig
 
@@ -74,10 +77,7 @@ class AnalysisRequest:
     mode: Mode = DEFAULT_MODE
     max_words: int = DEFAULT_MAX_WORDS  # abstractive only
     policy: Policy = DEFAULT_POLICY  # abstractive only: what to do with unsupported spans
-
-
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 2)
+    format: Format = DEFAULT_FORMAT  # html: the page's main content is extracted first (model/html.py)
 
 
 class OpsLens:
@@ -89,6 +89,7 @@ class OpsLens:
         info: ModelInfo,
         *,
         max_article_sentences: int = DEFAULT_MAX_ARTICLE_SENTENCES,
+        max_text_chars: int | None = None,
         generator: Generator | None = None,
         generator_on_demand: OnDemand[Generator] | None = None,
         verifier: ClaimVerifier | None = None,
@@ -99,6 +100,7 @@ class OpsLens:
         self.stance = stance
         self.info = info
         self.max_article_sentences = max_article_sentences
+        self.max_text_chars = max_text_chars  # the longest article text extracted from an HTML page
         self.generator = generator
         self.generator_on_demand = generator_on_demand
         self.verifier = verifier
@@ -111,6 +113,7 @@ class OpsLens:
         *,
         threads: int | None = None,
         max_article_sentences: int = DEFAULT_MAX_ARTICLE_SENTENCES,
+        max_text_chars: int | None = None,
         backend: Backend = DEFAULT_BACKEND,
         cache_dir: Path | None = None,
         abstractive: bool | Loading = False,
@@ -181,6 +184,7 @@ class OpsLens:
             stance,
             info,
             max_article_sentences=max_article_sentences,
+            max_text_chars=max_text_chars,
             generator=generator,
             generator_on_demand=on_demand,
             verifier=checker,
@@ -198,16 +202,8 @@ class OpsLens:
         max_words: int = DEFAULT_MAX_WORDS,
         policy: Policy = DEFAULT_POLICY,
     ) -> Analysis:
-        request = AnalysisRequest(
-            text=text,
-            title=title,
-            claims=tuple(claims),
-            max_sentences=max_sentences,
-            mode=mode,
-            max_words=max_words,
-            policy=policy,
-        )
-        return self.analyze_batch([request])[0]
+        request = AnalysisRequest(text=text, title=title, claims=tuple(claims), max_sentences=max_sentences)
+        return self.analyze_batch([replace(request, mode=mode, max_words=max_words, policy=policy)])[0]
 
     def verify(self, text: str, *, summary: str | None = None, claims: Sequence[str] = ()) -> Verification:
         """Check a summary's sentences and/or claims against the article `text`."""
@@ -226,6 +222,7 @@ class OpsLens:
             verifier=checker,
             info=self.info,
             max_article_sentences=self.max_article_sentences,
+            max_text_chars=self.max_text_chars,
         )
 
     @property
@@ -291,12 +288,14 @@ class OpsLens:
         """Extractive summaries and stances, plus each article as used (sentences within the
         limit) with its sentence vectors, for the faithfulness guard."""
         t0 = time.perf_counter()
+        pages = read_pages(requests, self.max_text_chars)
+        requests = [as_text(r, page) for r, page in zip(requests, pages, strict=True)]
         docs = [parse_document(r.text) for r in requests]
         for i, doc in enumerate(docs):
             if not doc.sentences:
                 raise NoSentencesError.of(doc, i if len(requests) > 1 else None)
         used = [doc.sentences[: self.max_article_sentences] for doc in docs]
-        parse_ms = _ms(t0)
+        parse_ms = elapsed_ms(t0)
 
         t1 = time.perf_counter()
         texts: list[str] = []
@@ -304,12 +303,12 @@ class OpsLens:
             texts += [s.normalized for s in sents]
             texts += [" ".join(c.split()) for c in self._claims(req)]
         vectors = self.encoder.encode(texts)
-        encode_ms = _ms(t1) / len(requests)
+        encode_ms = elapsed_ms(t1) / len(requests)
 
         out: list[Analysis] = []
         contexts: list[tuple[Document, torch.Tensor]] = []
         cursor = 0
-        for req, doc, sents in zip(requests, docs, used, strict=True):
+        for req, doc, sents, page in zip(requests, docs, used, pages, strict=True):
             claims = self._claims(req)
             sent_vecs = vectors[cursor : cursor + len(sents)]
             claim_vecs = vectors[cursor + len(sents) : cursor + len(sents) + len(claims)]
@@ -317,14 +316,14 @@ class OpsLens:
 
             t2 = time.perf_counter()
             picked = summarize(self.scorer, sents, sent_vecs, req.max_sentences)
-            summarize_ms = _ms(t2)
+            summarize_ms = elapsed_ms(t2)
             t3 = time.perf_counter()
             stances = claim_stances(self.stance, claims, claim_vecs, sents, sent_vecs)
-            stance_ms = _ms(t3)
+            stance_ms = elapsed_ms(t3)
             t4 = time.perf_counter()
             if stances and (checker := self._loaded_verifier()) is not None:
                 stances = verified_stances(checker, stances, claim_vecs, sents, sent_vecs)
-            verify_ms = _ms(t4)
+            verify_ms = elapsed_ms(t4)
 
             truncated = len(doc.sentences) > len(sents)
             out.append(
@@ -342,6 +341,8 @@ class OpsLens:
                         sentences_used=len(sents),
                         limit=self.max_article_sentences,
                     ),
+                    text=req.text if page else None,
+                    title=req.title if page else None,
                     model=self.info,
                     timings_ms=Timings(
                         parse_ms=parse_ms / len(requests),
@@ -349,7 +350,7 @@ class OpsLens:
                         summarize_ms=summarize_ms,
                         stance_ms=stance_ms,
                         verify_ms=verify_ms,
-                        total_ms=_ms(t0) / len(requests),
+                        total_ms=elapsed_ms(t0) / len(requests),
                     ),
                 )
             )
@@ -374,7 +375,7 @@ class OpsLens:
             generations = generator.generate_batch(
                 [_article(doc) for _, doc, _ in group], max_words=max_words
             )
-            generate_ms = _ms(t0) / len(group)
+            generate_ms = elapsed_ms(t0) / len(group)
             for (i, doc, vecs), generation in zip(group, generations, strict=True):
                 out[i] = self._guarded(out[i], requests[i], doc, vecs, generation, generate_ms, load_ms)
 
@@ -402,7 +403,7 @@ class OpsLens:
             rare_words=generator.config.lowercase,
             verifier=self._loaded_verifier(),
         )
-        check_ms = _ms(t0)
+        check_ms = elapsed_ms(t0)
         timings = extractive.timings_ms.model_copy(
             update={
                 "generate_ms": round(generate_ms, 2),
@@ -445,7 +446,7 @@ class OpsLens:
         if generation is None:  # the generator always ends with its Generation
             raise RuntimeError("generator stream ended without a result")
         with torch.inference_mode():
-            result = self._guarded(extractive, request, doc, vecs, generation, _ms(t0))
+            result = self._guarded(extractive, request, doc, vecs, generation, elapsed_ms(t0))
         yield result
 
     @staticmethod

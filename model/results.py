@@ -12,6 +12,26 @@ from pydantic import BaseModel, Field
 
 from opslens.model.options import DEFAULT_BACKEND, DEFAULT_MODE, Mode, Policy, Verdict
 
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+# Set only for format "html", and left out of the JSON otherwise, so that a plain-text answer
+# is exactly what it was before HTML input existed.
+EXTRACTED_TEXT = Field(
+    None,
+    exclude_if=_absent,
+    description='format "html" only: the article as extracted from the page; every '
+    "offset in this answer indexes this string, not the HTML sent.",
+)
+PAGE_TITLE = Field(
+    None,
+    exclude_if=_absent,
+    description='format "html" only: the headline stances were read against: the caller\'s `title`, '
+    "or else the page's own (og:title, JSON-LD headline, <h1> or <title>); absent when neither exists.",
+)
+
 SpanKind = Literal["number", "date", "entity", "rare_word"]
 Action = Literal["none", "flagged", "dropped_sentences", "fallback"]
 Alignment = Literal["encoder", "lexical"]
@@ -167,6 +187,8 @@ class Analysis(BaseModel):
     dropped_blocks: int = Field(description="Blocks removed as boilerplate, headings or junk.")
     truncated: bool = Field(description="True when a configured limit cut the article.")
     truncation: Truncation
+    text: str | None = EXTRACTED_TEXT
+    title: str | None = PAGE_TITLE
     faithfulness: Faithfulness | None = Field(
         None,
         description="Abstractive mode: evidence for each generated sentence, unsupported numbers/dates/"
@@ -216,5 +238,7 @@ class Verification(BaseModel):
         description="Summary consistency score in [0, 1]: the lowest P(supported) over its sentences."
     )
     threshold: float = Field(description="The decision threshold stored in the artifact.")
+    text: str | None = EXTRACTED_TEXT
+    title: str | None = PAGE_TITLE
     model: ModelInfo
     timings_ms: VerifyTimings

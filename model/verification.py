@@ -18,6 +18,8 @@ import torch
 from opslens.model.encoder import Encoder
 from opslens.model.errors import NoSentencesError
 from opslens.model.faithfulness import ArticleFacts, unsupported_spans
+from opslens.model.html import as_text, read_pages
+from opslens.model.options import DEFAULT_FORMAT, Format
 from opslens.model.results import (
     ModelInfo,
     UnsupportedSpan,
@@ -37,9 +39,11 @@ class VerifyRequest:
     text: str
     summary: str | None = None
     claims: Sequence[str] = field(default_factory=tuple)
+    format: Format = DEFAULT_FORMAT  # html: the page's main content is extracted first (model/html.py)
 
 
-def _ms(since: float) -> float:
+def elapsed_ms(since: float) -> float:
+    """Milliseconds since `since` (a perf_counter reading), to two decimals."""
     return round((time.perf_counter() - since) * 1000, 2)
 
 
@@ -108,25 +112,28 @@ def verify_requests(
     verifier: ClaimVerifier,
     info: ModelInfo,
     max_article_sentences: int,
+    max_text_chars: int | None = None,
 ) -> list[Verification]:
     """Verify every item; all articles' sentences go through the sentence encoder together."""
     for n, req in enumerate(items):
         _validate(req, f"item {n}: " if len(items) > 1 else "")
     t0 = time.perf_counter()
+    pages = read_pages(items, max_text_chars)
+    items = [as_text(req, page) for req, page in zip(items, pages, strict=True)]
     docs = [parse_document(req.text) for req in items]
     for n, doc in enumerate(docs):
         if not doc.sentences:
             raise NoSentencesError.of(doc, n if len(items) > 1 else None)
     used = [doc.sentences[:max_article_sentences] for doc in docs]
-    parse_ms = _ms(t0) / len(items)
+    parse_ms = elapsed_ms(t0) / len(items)
 
     t1 = time.perf_counter()
     vectors = encoder.encode([s.normalized for sents in used for s in sents])
-    encode_ms = _ms(t1) / len(items)
+    encode_ms = elapsed_ms(t1) / len(items)
 
     out: list[Verification] = []
     cursor = 0
-    for req, doc, sents in zip(items, docs, used, strict=True):
+    for req, doc, sents, page in zip(items, docs, used, pages, strict=True):
         t2 = time.perf_counter()
         vecs = vectors[cursor : cursor + len(sents)]
         cursor += len(sents)
@@ -150,7 +157,7 @@ def verify_requests(
 
         threshold = verifier.config.consistency_threshold
         score = min((c.probabilities["supported"] for c in checks[: len(summary_sents)]), default=None)
-        verify_ms = _ms(t2)
+        verify_ms = elapsed_ms(t2)
         out.append(
             Verification(
                 summary=summary,
@@ -158,6 +165,8 @@ def verify_requests(
                 consistent=None if score is None else score >= threshold,
                 score=None if score is None else round(score, 4),
                 threshold=threshold,
+                text=None if page is None else page.text,
+                title=None if page is None else page.title,
                 model=info,
                 timings_ms=VerifyTimings(
                     parse_ms=round(parse_ms, 2),

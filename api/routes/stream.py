@@ -20,7 +20,8 @@ from pydantic import BaseModel
 
 from opslens.api.deps import AppMetrics, AppSettings, Client, Streams, load_generator
 from opslens.api.errors import ERRORS, ApiError, error_body, not_ready
-from opslens.model.pipeline import NoSentencesError, OpsLens
+from opslens.model.errors import ArticleError
+from opslens.model.pipeline import OpsLens
 
 log = logging.getLogger("opslens.api")
 
@@ -118,10 +119,8 @@ def router(SummarizeRequest: type[BaseModel]) -> APIRouter:
                         item.generation.load_ms = round(waited * 1000, 2)
                     metrics.analysed(item)
                     yield ServerSentEvent(event="result", data=item)
-        except NoSentencesError as exc:
-            yield ServerSentEvent(
-                event="error", data=error_body((["body", "text"], str(exc), "no_sentences"))
-            )
+        except ArticleError as exc:  # no sentence, or (format html) no article in the page
+            yield ServerSentEvent(event="error", data=error_body((["body", "text"], str(exc), exc.kind)))
         except Exception as exc:  # the status line is sent: report in the stream, never hang up silently
             log.exception("stream failed", exc_info=exc)
             yield ServerSentEvent(event="error", data={"detail": "internal error"})

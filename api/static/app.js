@@ -91,6 +91,7 @@ async function showHttpError(response) {
 
 const FIELDS = {
   text: "text",
+  format: "format",
   title: "title",
   claims: "claims",
   max_sentences: "max-sentences",

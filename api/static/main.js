@@ -56,7 +56,8 @@ async function loadLimits() {
     if (limits.max_summary_chars) {
       $("verify-summary").setAttribute("aria-description", `At most ${limits.max_summary_chars} characters.`);
     }
-    $("text").setAttribute("aria-description", `At most ${limits.max_text_chars} characters.`);
+    const html = limits.max_html_chars ? ` (a web page: ${limits.max_html_chars} characters of HTML)` : "";
+    $("text").setAttribute("aria-description", `At most ${limits.max_text_chars} characters${html}.`);
     if (limits.min_summary_words) $("max-words").min = String(limits.min_summary_words);
     if (limits.max_summary_words) $("max-words").max = String(limits.max_summary_words);
     // The server's defaults, unless the user already changed the field.

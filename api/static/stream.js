@@ -97,7 +97,7 @@ async function summariseStreaming(body) {
     failure = { detail: `The connection broke while the summary was being written (${err.message}).` };
   }
   if (result) {
-    renderResult(body.text, result);
+    renderResult(result.text ?? body.text, result); // a page: offsets index the extracted text
     const n = result.faithfulness?.sentences.length ?? 0;
     $("status").textContent = `Done: abstractive summary of ${n} sentence(s), ${tokens} tokens streamed.`;
     return;

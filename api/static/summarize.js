@@ -10,6 +10,7 @@ function readForm() {
   const mode = $("mode").value;
   const body = { text, claims, max_sentences: Number($("max-sentences").value), mode };
   if (title) body.title = title;
+  if ($("format").value === "html") body.format = "html";
   if (mode === "abstractive") {
     body.max_words = Number($("max-words").value);
     body.faithfulness_policy = $("faithfulness-policy").value;
@@ -145,6 +146,6 @@ function renderResult(text, result) {
 async function summarise(body) {
   const payload = await postJson("summarize", body);
   if (payload === null) return;
-  renderResult(body.text, payload);
+  renderResult(payload.text ?? body.text, payload); // a page: offsets index the extracted text
   $("status").textContent = `Done: ${payload.sentences.length} summary sentences.`;
 }

@@ -11,6 +11,7 @@ function readVerifyForm() {
   const claims = $("claims").value.split("\n").map((c) => c.trim()).filter((c) => c.length > 0);
   const body = { text, claims };
   if (summary.trim()) body.summary = summary;
+  if ($("format").value === "html") body.format = "html";
   return body;
 }
 
@@ -58,7 +59,7 @@ function renderVerification(body, result) {
   $("verify-claims-heading").hidden = claims.hidden = result.claims.length === 0;
   $("legend-summary").textContent = "Evidence (select a sentence or claim to emphasise its own)";
 
-  const mismatches = renderArticle(body.text, spans);
+  const mismatches = renderArticle(result.text ?? body.text, spans); // a page: the extracted text
   $("warning").textContent = mismatches
     ? `${mismatches} highlight(s) did not match the text sent; the article view may be off.`
     : "";
