@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from opslens.model.options import (
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
+    DEFAULT_LANGUAGE_POLICY,
     DEFAULT_MAX_SENTENCES,
     DEFAULT_MAX_WORDS,
     DEFAULT_MODE,
@@ -21,6 +22,7 @@ from opslens.model.options import (
     MIN_WORDS,
     Backend,
     Engine,
+    LanguagePolicy,
     Mode,
     Policy,
 )
@@ -129,6 +131,12 @@ class Settings(BaseSettings):
         True,
         description="Load the claim verifier when the artifact has one (stances, the guard's verdicts, "
         "POST /verify); off serves the stances and guard without it, and /verify is refused.",
+    )
+    language_policy: LanguagePolicy = Field(
+        DEFAULT_LANGUAGE_POLICY,
+        description="An article not in English (the models know English only): warn (answer, with a "
+        "`warnings` entry) or reject (422 naming the field and the language). Texts whose language "
+        "cannot be told, or that mix languages, are answered with a warning either way.",
     )
     log_level: str = "info"
     log_format: Literal["json", "text"] = Field("json", description="Log lines: JSON objects or plain text.")

@@ -3,6 +3,7 @@ re-exports them; the API maps them to HTTP status codes."""
 
 from __future__ import annotations
 
+from opslens.model.results import Language
 from opslens.model.text import Document
 
 
@@ -24,3 +25,17 @@ class AbstractiveUnavailableError(RuntimeError):
 
 class VerifierUnavailableError(RuntimeError):
     """Verification was asked for but no claim verifier is loaded."""
+
+
+class NotEnglishError(ValueError):
+    """The text is not in English and the language policy is `reject` (the models know English only)."""
+
+    def __init__(self, language: Language, item: int = 0, *, several: bool = False) -> None:
+        where = f"item {item}: " if several else ""
+        super().__init__(
+            f"{where}text is in {language.name or language.code} ({language.code}, confidence "
+            f"{language.confidence:.2f}), not English; this server refuses texts not in English "
+            "(language policy 'reject'): its models were trained on English news only"
+        )
+        self.language = language
+        self.item = item

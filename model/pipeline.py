@@ -18,26 +18,22 @@ from opslens.model.encoder import ENCODER_NAME, Encoder, load_encoder
 from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, VerifierUnavailableError
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, summarize
 from opslens.model.faithfulness import check
+from opslens.model.language import screen
 from opslens.model.options import (
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
+    DEFAULT_LANGUAGE_POLICY,
     DEFAULT_MAX_SENTENCES,
     DEFAULT_MAX_WORDS,
     DEFAULT_MODE,
     DEFAULT_POLICY,
     Backend,
     Engine,
+    LanguagePolicy,
     Mode,
     Policy,
 )
-from opslens.model.results import (
-    Analysis,
-    GenerationInfo,
-    ModelInfo,
-    Timings,
-    Truncation,
-    Verification,
-)
+from opslens.model.results import Analysis, GenerationInfo, ModelInfo, Timings, Truncation, Verification
 from opslens.model.stance import StanceClassifier, StanceConfig, claim_stances, verified_stances
 from opslens.model.text import Document, parse_document
 from opslens.model.verification import VerifyRequest, describe, verify_requests
@@ -63,6 +59,7 @@ class AnalysisRequest:
     mode: Mode = DEFAULT_MODE
     max_words: int = DEFAULT_MAX_WORDS  # abstractive only
     policy: Policy = DEFAULT_POLICY  # abstractive only: what to do with unsupported spans
+    language_policy: LanguagePolicy = DEFAULT_LANGUAGE_POLICY  # a text not in English: warn or refuse
 
 
 def _ms(since: float) -> float:
@@ -231,6 +228,7 @@ class OpsLens:
             if not doc.sentences:
                 raise NoSentencesError.of(doc, i if len(requests) > 1 else None)
         used = [doc.sentences[: self.max_article_sentences] for doc in docs]
+        languages = screen([[s.normalized for s in u] for u in used], [r.language_policy for r in requests])
         parse_ms = _ms(t0)
 
         t1 = time.perf_counter()
@@ -244,7 +242,7 @@ class OpsLens:
         out: list[Analysis] = []
         contexts: list[tuple[Document, torch.Tensor]] = []
         cursor = 0
-        for req, doc, sents in zip(requests, docs, used, strict=True):
+        for req, doc, sents, language in zip(requests, docs, used, languages, strict=True):
             claims = self._claims(req)
             sent_vecs = vectors[cursor : cursor + len(sents)]
             claim_vecs = vectors[cursor + len(sents) : cursor + len(sents) + len(claims)]
@@ -278,6 +276,7 @@ class OpsLens:
                         limit=self.max_article_sentences,
                     ),
                     model=self.info,
+                    **language.fields(),
                     timings_ms=Timings(
                         parse_ms=parse_ms / len(requests),
                         encode_ms=encode_ms,

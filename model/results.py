@@ -15,6 +15,7 @@ from opslens.model.options import DEFAULT_BACKEND, DEFAULT_MODE, Mode, Policy, V
 SpanKind = Literal["number", "date", "entity", "rare_word"]
 Action = Literal["none", "flagged", "dropped_sentences", "fallback"]
 Alignment = Literal["encoder", "lexical"]
+WarningCode = Literal["not_english", "language_undetermined", "mixed_language"]
 
 
 class Support(BaseModel):
@@ -142,6 +143,27 @@ class GenerationInfo(BaseModel):
     article_truncated: bool = Field(description="The article was cut to the generator's token budget.")
 
 
+class Language(BaseModel):
+    """The language of the text the models read (the article after cleaning)."""
+
+    code: str = Field(
+        description="ISO 639-1 code where there is one (else ISO 639-3); 'und' when it cannot be told: "
+        "too few letters, or confidence under the identifier's threshold."
+    )
+    name: str | None = Field(description="The language's English name.")
+    confidence: float = Field(
+        description="The identifier's probability for its best guess (with 'und': for the guess "
+        "it did not trust; 0 when the text was too short to guess)."
+    )
+
+
+class ResultWarning(BaseModel):
+    """Why a result may not hold: read `message`, branch on `code`."""
+
+    code: WarningCode
+    message: str
+
+
 class Analysis(BaseModel):
     mode: Mode = Field(DEFAULT_MODE, description="How the summary was written.")
     summary: str = Field(
@@ -163,6 +185,10 @@ class Analysis(BaseModel):
         "names with offsets, and what the policy did.",
     )
     generation: GenerationInfo | None = Field(None, description="Abstractive mode: how it was decoded.")
+    language: Language | None = Field(None, description="The article's language, as identified.")
+    warnings: list[ResultWarning] = Field(
+        default_factory=list, description="Reasons the figures may not hold (e.g. a text not in English)."
+    )
     model: ModelInfo
     timings_ms: Timings
 
@@ -206,5 +232,9 @@ class Verification(BaseModel):
         description="Summary consistency score in [0, 1]: the lowest P(supported) over its sentences."
     )
     threshold: float = Field(description="The decision threshold stored in the artifact.")
+    language: Language | None = Field(None, description="The article's language, as identified.")
+    warnings: list[ResultWarning] = Field(
+        default_factory=list, description="Reasons the figures may not hold (e.g. a text not in English)."
+    )
     model: ModelInfo
     timings_ms: VerifyTimings

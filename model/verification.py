@@ -18,6 +18,8 @@ import torch
 from opslens.model.encoder import Encoder
 from opslens.model.errors import NoSentencesError
 from opslens.model.faithfulness import ArticleFacts, unsupported_spans
+from opslens.model.language import screen
+from opslens.model.options import DEFAULT_LANGUAGE_POLICY, LanguagePolicy
 from opslens.model.results import (
     ModelInfo,
     UnsupportedSpan,
@@ -37,6 +39,7 @@ class VerifyRequest:
     text: str
     summary: str | None = None
     claims: Sequence[str] = field(default_factory=tuple)
+    language_policy: LanguagePolicy = DEFAULT_LANGUAGE_POLICY  # an article not in English: warn or refuse
 
 
 def _ms(since: float) -> float:
@@ -118,6 +121,7 @@ def verify_requests(
         if not doc.sentences:
             raise NoSentencesError.of(doc, n if len(items) > 1 else None)
     used = [doc.sentences[:max_article_sentences] for doc in docs]
+    languages = screen([[s.normalized for s in u] for u in used], [req.language_policy for req in items])
     parse_ms = _ms(t0) / len(items)
 
     t1 = time.perf_counter()
@@ -126,7 +130,7 @@ def verify_requests(
 
     out: list[Verification] = []
     cursor = 0
-    for req, doc, sents in zip(items, docs, used, strict=True):
+    for req, doc, sents, language in zip(items, docs, used, languages, strict=True):
         t2 = time.perf_counter()
         vecs = vectors[cursor : cursor + len(sents)]
         cursor += len(sents)
@@ -159,6 +163,7 @@ def verify_requests(
                 score=None if score is None else round(score, 4),
                 threshold=threshold,
                 model=info,
+                **language.fields(),
                 timings_ms=VerifyTimings(
                     parse_ms=round(parse_ms, 2),
                     encode_ms=round(encode_ms, 2),
