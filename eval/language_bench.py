@@ -168,7 +168,7 @@ def threshold_sweep(data: dict[str, tuple[list[str], list[str]]], news: list[lis
         kind: [(lang, identify([t])) for lang, texts in data.items() for t in texts[pick]]
         for kind, pick in (("short", 0), ("long", 1))
     }
-    news_ids = [identify(sentences) for sentences in news if sentences]
+    news_ids = [identify(sentences) for sentences in news]
     for t in SWEEP:
         row: dict[str, Any] = {"threshold": t}
         for kind, items in guessed.items():
@@ -186,7 +186,6 @@ def threshold_sweep(data: dict[str, tuple[list[str], list[str]]], news: list[lis
 
 def opslens_news(news: list[list[str]]) -> dict[str, Any]:
     """OpsLens's own identifier on the English news: its answers and warnings (false ones, all)."""
-    news = [sentences for sentences in news if sentences]  # no sentence: the service answers 422
     results = [identify(sentences) for sentences in news]
     warned = [r for r in results if r.warnings]
     example = identify(model_text(EXAMPLE.read_text(encoding="utf-8")))
@@ -220,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         news = json.loads(args.parsed.read_text(encoding="utf-8"))
         print(json.dumps(measure(args.only, data, news)))
         return
-    news = [model_text(text) for _, text in news_articles(args.news_dir, args.news)]
+    # An article without a sentence is refused (422) before any identifier sees it.
+    news = [s for _, text in news_articles(args.news_dir, args.news) if (s := model_text(text))]
     parsed = Path(tempfile.mkdtemp()) / "news.json"
     parsed.write_text(json.dumps(news), encoding="utf-8")
     results = []

