@@ -7,6 +7,8 @@ and a real server over HTTP.
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -189,3 +191,25 @@ def test_real_server_warns_by_default_and_rejects_when_told(serve, live_server: 
     assert r.status_code == 422
     [problem] = r.json()["detail"]
     assert problem["loc"] == ["body", "text"] and "Russian (ru" in problem["msg"]
+
+
+class NoDecoder:
+    """A generator the refusal must come before: any use of it fails the test."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"the generator was used ({name}) for a text the policy refuses")
+
+
+@pytest.mark.slow
+def test_stream_refuses_in_its_error_event(model, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model, "generator", NoDecoder())
+    with (
+        TestClient(create_app(Settings(language_policy="reject"), model=model)) as client,
+        client.stream("POST", "/summarize/stream", json={"text": GERMAN, "mode": "abstractive"}) as r,
+    ):
+        assert r.status_code == 200  # the status line goes before the article is read
+        raw = "".join(r.iter_text())
+    assert raw.startswith("event: error")
+    [problem] = json.loads(raw.split("data: ", 1)[1].split("\n", 1)[0])["detail"]
+    assert problem["loc"] == ["body", "text"] and problem["type"] == "not_english"
+    assert "German (de" in problem["msg"]
