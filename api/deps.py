@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -19,7 +20,7 @@ from opslens.api.errors import ApiError, Loc, not_ready
 from opslens.api.metrics import Metrics
 from opslens.api.security import KeyGuard, api_key_header, bearer
 from opslens.api.settings import Settings
-from opslens.model.errors import ArticleError
+from opslens.model.errors import ArticleError, NotEnglishError
 from opslens.model.pipeline import AbstractiveUnavailableError, OpsLens
 
 
@@ -85,19 +86,28 @@ def get_client(
 async def run_queued(request: Request, work: Sequence[Any], loc: Loc) -> list[Any]:
     """Queue the model requests (articles to summarise or verify) as one unit and wait for
     their results. The queue's refusals (full, timeout, stopping, client gone) become responses
-    in api/errors; a text without an article sentence (or an HTML page without an article) is
-    named here, at `loc`'s `text`."""
+    in api/errors; a text without an article sentence (or an HTML page without an article), or
+    not in English under the `reject` language policy, is named here, at `loc`'s `text`."""
     batcher = request.app.state.batcher
     if batcher is None:
         raise not_ready()
+    settings = get_settings(request)
     try:
         return await batcher.submit(
-            work,
-            timeout_s=get_settings(request).serving.request_timeout_s,
+            [replace(w, language_policy=settings.language_policy) for w in work],
+            timeout_s=settings.serving.request_timeout_s,
             is_disconnected=request.is_disconnected,
         )
+    except NotEnglishError as exc:
+        raise not_english(loc, exc) from exc
     except ArticleError as exc:
         raise ApiError(422, [*loc, "text"], str(exc), exc.kind) from exc
+
+
+def not_english(loc: Loc, exc: NotEnglishError) -> ApiError:
+    """The `reject` language policy's refusal, at the text's field (a batch: its item's)."""
+    at = [*loc, exc.item, "text"] if list(loc[-1:]) == ["items"] else [*loc, "text"]
+    return ApiError(422, at, str(exc), "not_english")
 
 
 def load_generator(model: OpsLens, metrics: Metrics, loc: Loc) -> float:

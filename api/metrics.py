@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from opslens.api.batcher import BatchStats
 from opslens.api.observe import Outcome
-from opslens.model.results import Analysis, Verification
+from opslens.model.results import Analysis, ResultWarning, Verification
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 REFUSALS = ("queue_full", "streams_full", "timeout", "client_gone", "rate_limited", "shutting_down")
@@ -80,6 +80,12 @@ class Metrics:
             ["kind", "verdict"],
             registry=r,
         )
+        self.warnings = Counter(
+            "opslens_result_warnings_total",
+            "Answers sent with a warning, by its code (e.g. not_english: the figures do not hold)",
+            ["code"],
+            registry=r,
+        )
 
     def verified(self, result: Verification) -> None:
         """Count one answered /verify item: its statements by kind and verdict, and the summary's
@@ -89,14 +95,20 @@ class Metrics:
                 self.statements.labels(kind, statement.verdict).inc()
         reading = "none" if result.consistent is None else str(result.consistent).lower()
         self.verifications.labels(reading).inc()
+        self._warned(result.warnings)
 
     def analysed(self, result: Analysis) -> None:
         """Count one answered article (by mode; for abstractive ones, decoding and the guard)."""
         self.articles.labels(result.mode).inc()
+        self._warned(result.warnings)
         if result.generation is not None and result.faithfulness is not None:
             self.generated_tokens.inc(result.generation.new_tokens)
             self.generate_seconds.observe(result.timings_ms.generate_ms / 1000)
             self.guard_actions.labels(result.faithfulness.action).inc()
+
+    def _warned(self, warnings: list[ResultWarning]) -> None:
+        for warning in warnings:
+            self.warnings.labels(warning.code).inc()
 
     def observe(self, outcome: Outcome) -> None:
         """Observer for `RequestObserver`. The route template keeps label cardinality bounded."""

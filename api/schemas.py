@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from opslens.api.settings import Abstractive, Limits, Serving
 from opslens.model import verification
-from opslens.model.options import DEFAULT_FORMAT, Format, Mode, Policy
+from opslens.model.options import DEFAULT_FORMAT, Format, LanguagePolicy, Mode, Policy
 from opslens.model.pipeline import AnalysisRequest
 from opslens.model.results import Analysis, Verification
 
@@ -244,5 +244,6 @@ class InfoResponse(BaseModel):
     limits: Limits
     serving: Serving
     abstractive: Abstractive
+    language_policy: LanguagePolicy = Field(description="A text not in English: warn or reject (422).")
     auth: dict[str, Any] = Field(description="Whether API keys are required, and the per-key rate limit.")
     libraries: dict[str, str]

@@ -22,6 +22,7 @@ from opslens.model.options import (
     DEFAULT_ABSTRACTIVE_LOADING,
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
+    DEFAULT_LANGUAGE_POLICY,
     DEFAULT_MAX_SENTENCES,
     DEFAULT_MAX_WORDS,
     DEFAULT_MODE,
@@ -30,6 +31,7 @@ from opslens.model.options import (
     MIN_WORDS,
     Backend,
     Engine,
+    LanguagePolicy,
     Loading,
     Mode,
     Policy,
@@ -190,6 +192,12 @@ class Settings(BaseSettings):
         "gives the guard its verdicts and answers POST /verify): on, at start-up; auto, on the first "
         "request that needs it, which waits for it inside the model call (~1-3 s, once); off, never "
         "(the stances and guard without it, and /verify is refused). true/false mean on/off.",
+    )
+    language_policy: LanguagePolicy = Field(
+        DEFAULT_LANGUAGE_POLICY,
+        description="An article not in English (the models know English only): warn (answer, with a "
+        "`warnings` entry) or reject (422 naming the field and the language). Texts whose language "
+        "cannot be told, or that mix languages, are answered with a warning either way.",
     )
     log_level: str = "info"
     log_format: Literal["json", "text"] = Field("json", description="Log lines: JSON objects or plain text.")

@@ -3,6 +3,7 @@ re-exports them; the API maps them to HTTP status codes."""
 
 from __future__ import annotations
 
+from opslens.model.results import Language
 from opslens.model.text import Document
 
 
@@ -56,3 +57,17 @@ class ExtractedTextTooLongError(HtmlError):
     """The text extracted from a page is longer than the pipeline's `max_text_chars`."""
 
     kind = "text_too_long"
+
+
+class NotEnglishError(ValueError):
+    """The text is not in English and the language policy is `reject` (the models know English only)."""
+
+    def __init__(self, language: Language, item: int = 0, *, several: bool = False) -> None:
+        where = f"item {item}: " if several else ""
+        super().__init__(
+            f"{where}text is in {language.name or language.code} ({language.code}, confidence "
+            f"{language.confidence:.2f}), not English; this server refuses texts not in English "
+            "(language policy 'reject'): its models were trained on English news only"
+        )
+        self.language = language
+        self.item = item

@@ -66,3 +66,10 @@ Verdict = Literal["supported", "not_found", "contradicted"]
 contradiction, in the guard's words)."""
 
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+
+LanguagePolicy = Literal["warn", "reject"]
+"""A text that is not English (the models were trained on English only): answer with a warning,
+or refuse it."""
+
+LANGUAGE_POLICIES: tuple[LanguagePolicy, ...] = get_args(LanguagePolicy)
+DEFAULT_LANGUAGE_POLICY: LanguagePolicy = "warn"

@@ -27,11 +27,13 @@ from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, 
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, summarize
 from opslens.model.faithfulness import check
 from opslens.model.html import as_text, read_pages
+from opslens.model.language import screen
 from opslens.model.on_demand import OnDemand
 from opslens.model.options import (
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
     DEFAULT_FORMAT,
+    DEFAULT_LANGUAGE_POLICY,
     DEFAULT_MAX_SENTENCES,
     DEFAULT_MAX_WORDS,
     DEFAULT_MODE,
@@ -40,18 +42,12 @@ from opslens.model.options import (
     Backend,
     Engine,
     Format,
+    LanguagePolicy,
     Loading,
     Mode,
     Policy,
 )
-from opslens.model.results import (
-    Analysis,
-    GenerationInfo,
-    ModelInfo,
-    Timings,
-    Truncation,
-    Verification,
-)
+from opslens.model.results import Analysis, GenerationInfo, ModelInfo, Timings, Truncation, Verification
 from opslens.model.stance import StanceClassifier, StanceConfig, claim_stances, verified_stances
 from opslens.model.text import Document, parse_document
 from opslens.model.verification import VerifyRequest, describe, elapsed_ms, verify_requests
@@ -78,6 +74,7 @@ class AnalysisRequest:
     max_words: int = DEFAULT_MAX_WORDS  # abstractive only
     policy: Policy = DEFAULT_POLICY  # abstractive only: what to do with unsupported spans
     format: Format = DEFAULT_FORMAT  # html: the page's main content is extracted first (model/html.py)
+    language_policy: LanguagePolicy = DEFAULT_LANGUAGE_POLICY  # a text not in English: warn or refuse
 
 
 class OpsLens:
@@ -295,6 +292,7 @@ class OpsLens:
             if not doc.sentences:
                 raise NoSentencesError.of(doc, i if len(requests) > 1 else None)
         used = [doc.sentences[: self.max_article_sentences] for doc in docs]
+        languages = screen([[s.normalized for s in u] for u in used], [r.language_policy for r in requests])
         parse_ms = elapsed_ms(t0)
 
         t1 = time.perf_counter()
@@ -308,7 +306,7 @@ class OpsLens:
         out: list[Analysis] = []
         contexts: list[tuple[Document, torch.Tensor]] = []
         cursor = 0
-        for req, doc, sents, page in zip(requests, docs, used, pages, strict=True):
+        for req, doc, sents, page, language in zip(requests, docs, used, pages, languages, strict=True):
             claims = self._claims(req)
             sent_vecs = vectors[cursor : cursor + len(sents)]
             claim_vecs = vectors[cursor + len(sents) : cursor + len(sents) + len(claims)]
@@ -344,6 +342,7 @@ class OpsLens:
                     text=req.text if page else None,
                     title=req.title if page else None,
                     model=self.info,
+                    **language.fields(),
                     timings_ms=Timings(
                         parse_ms=parse_ms / len(requests),
                         encode_ms=encode_ms,

@@ -35,6 +35,7 @@ PAGE_TITLE = Field(
 SpanKind = Literal["number", "date", "entity", "rare_word"]
 Action = Literal["none", "flagged", "dropped_sentences", "fallback"]
 Alignment = Literal["encoder", "lexical"]
+WarningCode = Literal["not_english", "language_undetermined", "mixed_language"]
 
 
 class Support(BaseModel):
@@ -172,6 +173,27 @@ class GenerationInfo(BaseModel):
     )
 
 
+class Language(BaseModel):
+    """The language of the text the models read (the article after cleaning)."""
+
+    code: str = Field(
+        description="ISO 639-1 code where there is one (else ISO 639-3); 'und' when it cannot be told: "
+        "too few letters, or confidence under the identifier's threshold."
+    )
+    name: str | None = Field(description="The language's English name.")
+    confidence: float = Field(
+        description="The identifier's probability for its best guess (with 'und': for the guess "
+        "it did not trust; 0 when the text was too short to guess)."
+    )
+
+
+class ResultWarning(BaseModel):
+    """Why a result may not hold: read `message`, branch on `code`."""
+
+    code: WarningCode
+    message: str
+
+
 class Analysis(BaseModel):
     mode: Mode = Field(DEFAULT_MODE, description="How the summary was written.")
     summary: str = Field(
@@ -195,6 +217,10 @@ class Analysis(BaseModel):
         "names with offsets, and what the policy did.",
     )
     generation: GenerationInfo | None = Field(None, description="Abstractive mode: how it was decoded.")
+    language: Language | None = Field(None, description="The article's language, as identified.")
+    warnings: list[ResultWarning] = Field(
+        default_factory=list, description="Reasons the figures may not hold (e.g. a text not in English)."
+    )
     model: ModelInfo
     timings_ms: Timings
 
@@ -240,5 +266,9 @@ class Verification(BaseModel):
     threshold: float = Field(description="The decision threshold stored in the artifact.")
     text: str | None = EXTRACTED_TEXT
     title: str | None = PAGE_TITLE
+    language: Language | None = Field(None, description="The article's language, as identified.")
+    warnings: list[ResultWarning] = Field(
+        default_factory=list, description="Reasons the figures may not hold (e.g. a text not in English)."
+    )
     model: ModelInfo
     timings_ms: VerifyTimings

@@ -19,7 +19,8 @@ from opslens.model.encoder import Encoder
 from opslens.model.errors import NoSentencesError
 from opslens.model.faithfulness import ArticleFacts, unsupported_spans
 from opslens.model.html import as_text, read_pages
-from opslens.model.options import DEFAULT_FORMAT, Format
+from opslens.model.language import screen
+from opslens.model.options import DEFAULT_FORMAT, DEFAULT_LANGUAGE_POLICY, Format, LanguagePolicy
 from opslens.model.results import (
     ModelInfo,
     UnsupportedSpan,
@@ -40,6 +41,7 @@ class VerifyRequest:
     summary: str | None = None
     claims: Sequence[str] = field(default_factory=tuple)
     format: Format = DEFAULT_FORMAT  # html: the page's main content is extracted first (model/html.py)
+    language_policy: LanguagePolicy = DEFAULT_LANGUAGE_POLICY  # an article not in English: warn or refuse
 
 
 def elapsed_ms(since: float) -> float:
@@ -125,6 +127,7 @@ def verify_requests(
         if not doc.sentences:
             raise NoSentencesError.of(doc, n if len(items) > 1 else None)
     used = [doc.sentences[:max_article_sentences] for doc in docs]
+    languages = screen([[s.normalized for s in u] for u in used], [req.language_policy for req in items])
     parse_ms = elapsed_ms(t0) / len(items)
 
     t1 = time.perf_counter()
@@ -133,7 +136,7 @@ def verify_requests(
 
     out: list[Verification] = []
     cursor = 0
-    for req, doc, sents, page in zip(items, docs, used, pages, strict=True):
+    for req, doc, sents, page, language in zip(items, docs, used, pages, languages, strict=True):
         t2 = time.perf_counter()
         vecs = vectors[cursor : cursor + len(sents)]
         cursor += len(sents)
@@ -168,6 +171,7 @@ def verify_requests(
                 text=None if page is None else page.text,
                 title=None if page is None else page.title,
                 model=info,
+                **language.fields(),
                 timings_ms=VerifyTimings(
                     parse_ms=round(parse_ms, 2),
                     encode_ms=round(encode_ms, 2),

@@ -163,6 +163,9 @@ def test_non_english_text_is_served(client: TestClient) -> None:
     r = client.post("/summarize", json={"text": text})
     assert r.status_code == 200
     assert r.json()["sentences"][0]["text"] in text
+    # Answered (the default `warn` language policy), saying the figures do not hold.
+    assert r.json()["language"]["code"] == "uk"
+    assert [w["code"] for w in r.json()["warnings"]] == ["not_english"]
 
 
 @pytest.mark.slow

@@ -41,8 +41,9 @@ def info(model: Model, _: Client, settings: AppSettings, guard: Guard) -> InfoRe
         limits=settings.limits,
         serving=settings.serving,
         abstractive=settings.abstractive,
+        language_policy=settings.language_policy,
         auth={"api_keys": guard.enabled, "rate_limit": settings.rate_limit},
-        libraries={p: version(p) for p in ("torch", "transformers", "fastapi", "pydantic")},
+        libraries={p: version(p) for p in ("torch", "transformers", "fastapi", "pydantic", "py3langid")},
     )
 
 

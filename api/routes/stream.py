@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Annotated, Any
 
 import anyio
@@ -18,9 +19,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
-from opslens.api.deps import AppMetrics, AppSettings, Client, Streams, load_generator
+from opslens.api.deps import AppMetrics, AppSettings, Client, Streams, load_generator, not_english
 from opslens.api.errors import ERRORS, ApiError, error_body, not_ready
-from opslens.model.errors import ArticleError
+from opslens.model.errors import ArticleError, NotEnglishError
 from opslens.model.pipeline import OpsLens
 
 log = logging.getLogger("opslens.api")
@@ -102,7 +103,8 @@ def router(SummarizeRequest: type[BaseModel]) -> APIRouter:
         """Abstractive summary, token by token. Tokens are the raw decode; the `result` event
         holds the final summary after recasing and the faithfulness policy."""
         model: OpsLens = request.app.state.model
-        steps = LockedIterator(model.stream(body.analysis_request()))  # type: ignore[attr-defined]
+        work = replace(body.analysis_request(), language_policy=settings.language_policy)  # type: ignore[attr-defined]
+        steps = LockedIterator(model.stream(work))
         timeout_s = settings.serving.request_timeout_s
         deadline = time.monotonic() + timeout_s
         try:
@@ -119,6 +121,8 @@ def router(SummarizeRequest: type[BaseModel]) -> APIRouter:
                         item.generation.load_ms = round(waited * 1000, 2)
                     metrics.analysed(item)
                     yield ServerSentEvent(event="result", data=item)
+        except NotEnglishError as exc:
+            yield ServerSentEvent(event="error", data=error_body(not_english(["body"], exc).problem))
         except ArticleError as exc:  # no sentence, or (format html) no article in the page
             yield ServerSentEvent(event="error", data=error_body((["body", "text"], str(exc), exc.kind)))
         except Exception as exc:  # the status line is sent: report in the stream, never hang up silently

@@ -37,6 +37,22 @@ function el(tag, props = {}, ...children) {
 
 const pct = (p) => `${(100 * p).toFixed(1)}%`;
 
+// The result's warnings (e.g. an article not in English: the models know English only), above
+// the result, so nobody reads its figures without them; and the language, for the meta line.
+function renderWarnings(result) {
+  const list = $("result-warnings");
+  const warnings = result?.warnings ?? [];
+  list.replaceChildren(
+    ...warnings.map((w) => el("li", { dataset: { code: w.code } }, el("strong", {}, "Warning: "), w.message)),
+  );
+  list.hidden = warnings.length === 0;
+}
+
+function languageNote(result) {
+  const l = result.language;
+  return l ? ` · language ${l.name ?? l.code} (${l.code}, ${pct(l.confidence)})` : "";
+}
+
 // ---- Request ---------------------------------------------------------------------------
 
 function headers(accept = "application/json") {

@@ -7,6 +7,7 @@ function showDraft(text) {
   showView(false);
   for (const id of ["summary", "final-summary", "policy-result", "stances", "meta", "warning"]) $(id).replaceChildren();
   $("warning").hidden = true;
+  renderWarnings(null);
   $("abstractive-result").hidden = true;
   $("stances-heading").hidden = $("stances").hidden = true;
   $("summary-help").textContent = "";

@@ -133,13 +133,14 @@ function renderResult(text, result) {
   if (mismatches) notes.push(`${mismatches} highlight(s) did not match the text sent; the article view may be off.`);
   $("warning").textContent = notes.join(" ");
   $("warning").hidden = notes.length === 0;
+  renderWarnings(result);
   const written = g
     ? ` · written by ${result.model.generator ?? "the generator"}${g.adapter ? "" : " (no adapter)"}, ` +
       `${g.new_tokens} tokens in ${Math.round(result.timings_ms.generate_ms)} ms`
     : "";
   $("meta").textContent =
     `${result.n_sentences} sentences read, ${result.dropped_blocks} boilerplate blocks dropped · ` +
-    `${Math.round(result.timings_ms.total_ms)} ms · model ${result.model.name} ${result.model.version}${written}`;
+    `${Math.round(result.timings_ms.total_ms)} ms · model ${result.model.name} ${result.model.version}${written}${languageNote(result)}`;
   $("results").hidden = false;
 }
 

@@ -64,10 +64,12 @@ function renderVerification(body, result) {
     ? `${mismatches} highlight(s) did not match the text sent; the article view may be off.`
     : "";
   $("warning").hidden = mismatches === 0;
+  renderWarnings(result);
   const n = result.summary.length + result.claims.length;
   $("meta").textContent =
     `${n} statement(s) checked · ${Math.round(result.timings_ms.total_ms)} ms · ` +
-    `model ${result.model.name} ${result.model.version} · verifier ${result.model.verifier ?? "none"}`;
+    `model ${result.model.name} ${result.model.version} · verifier ${result.model.verifier ?? "none"}` +
+    languageNote(result);
   $("results").hidden = false;
 }
 
