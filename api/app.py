@@ -33,8 +33,9 @@ from opslens.api.schemas import request_models, verify_models
 from opslens.api.security import KeyGuard
 from opslens.api.settings import Settings
 from opslens.model.artifact import SHIPPED_ARTIFACT, read_manifest
+from opslens.model.loading import ABSTRACTIVE
 from opslens.model.options import Loading
-from opslens.model.pipeline import ABSTRACTIVE, AnalysisRequest, OpsLens
+from opslens.model.pipeline import AnalysisRequest, OpsLens
 from opslens.model.results import Analysis, Verification
 from opslens.model.verification import VerifyRequest
 

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from opslens.api.settings import Settings
     from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, verify_artifact
     from opslens.model.base_model import BaseModelError, base_gguf
-    from opslens.model.pipeline import COMPONENTS
+    from opslens.model.loading import COMPONENTS
 
     overrides = {
         k: v

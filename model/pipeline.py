@@ -14,20 +14,17 @@ from typing import TYPE_CHECKING
 import torch
 
 from opslens.model.artifact import (
-    SHIPPED_ARTIFACT,
     ArtifactError,
-    load_component,
-    read_component_meta,
-    verify_artifact,
 )
-from opslens.model.base_model import BASE_NAME, BaseModelError
+from opslens.model.base_model import BaseModelError
 from opslens.model.ct2_engine import EngineBuildError
-from opslens.model.encoder import ENCODER_NAME, Encoder, load_encoder
+from opslens.model.encoder import Encoder
 from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, VerifierUnavailableError
-from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer, summarize
-from opslens.model.faithfulness import check
+from opslens.model.extractive import ExtractiveScorer, summarize
+from opslens.model.guarded import generator_input, guarded
 from opslens.model.html import as_text, read_pages
 from opslens.model.language import screen
+from opslens.model.loading import ABSTRACTIVE, load_parts
 from opslens.model.on_demand import OnDemand
 from opslens.model.options import (
     DEFAULT_BACKEND,
@@ -38,7 +35,6 @@ from opslens.model.options import (
     DEFAULT_MAX_WORDS,
     DEFAULT_MODE,
     DEFAULT_POLICY,
-    ENGINE_NAMES,
     Backend,
     Engine,
     Format,
@@ -47,18 +43,16 @@ from opslens.model.options import (
     Mode,
     Policy,
 )
-from opslens.model.results import Analysis, GenerationInfo, ModelInfo, Timings, Truncation, Verification
-from opslens.model.stance import StanceClassifier, StanceConfig, claim_stances, verified_stances
+from opslens.model.results import Analysis, ModelInfo, Timings, Truncation, Verification
+from opslens.model.stance import StanceClassifier, claim_stances, verified_stances
 from opslens.model.text import Document, parse_document
-from opslens.model.verification import VerifyRequest, describe, elapsed_ms, verify_requests
+from opslens.model.verification import VerifyRequest, elapsed_ms, verify_requests
 from opslens.model.verifier import COMPONENT as VERIFIER
-from opslens.model.verifier import ClaimVerifier, VerifierConfig
+from opslens.model.verifier import ClaimVerifier
 
 if TYPE_CHECKING:
     from opslens.model.generator import Generation, Generator
 
-COMPONENTS = ("extractive", "stance")  # what an artifact must hold to serve
-ABSTRACTIVE = "abstractive"  # optional component: the generator's LoRA adapter
 DEFAULT_MAX_ARTICLE_SENTENCES = 1000
 
 
@@ -127,65 +121,27 @@ class OpsLens:
         "auto" loads it on the first abstractive request instead (`load_generator`). The claim verifier
         loads when the artifact has one, unless `verifier=False` (then stances and the guard are
         without it, and `verify` is refused); "auto" loads it when a request first needs it."""
-        if threads:
-            torch.set_num_threads(threads)
-        folder = Path(path) if path else SHIPPED_ARTIFACT
-        manifest = verify_artifact(folder, COMPONENTS)
-        scorer, _ = load_component(folder, "extractive", ExtractiveScorer, ExtractiveConfig)
-        stance, _ = load_component(folder, "stance", StanceClassifier, StanceConfig)
-        encoder = load_encoder(
-            backend,
-            window_tokens=int(manifest.encoder.get("window_tokens", 256)),
+        parts = load_parts(
+            path,
             threads=threads,
-            cache_dir=cache_dir,
-        )
-        generator, on_demand = None, None
-        if (loading := _loading(abstractive)) != "off":
-            from opslens.model.base_model import default_cache
-            from opslens.model.generator import Generator
-
-            if not zero_shot and ABSTRACTIVE not in manifest.components:
-                raise AbstractiveUnavailableError(
-                    f"artifact {folder} has no '{ABSTRACTIVE}' component (train one with "
-                    "`opslens train abstractive`), or load the zero-shot base instead"
-                )
-            on_demand = OnDemand(
-                lambda: Generator.load(
-                    None if zero_shot else folder,
-                    threads=threads,
-                    engine=engine,
-                    cache=default_cache(cache_dir) if cache_dir else None,
-                )
-            )
-            if loading == "on":
-                generator, _ = on_demand.get()
-        checker, checker_on_demand, checker_config = None, None, None
-        if _loading(verifier) != "off" and VERIFIER in manifest.components:
-            checker_on_demand = OnDemand(lambda: ClaimVerifier.load(folder, encoder))
-            checker_config = VerifierConfig.model_validate(read_component_meta(folder, VERIFIER)["config"])
-            if _loading(verifier) == "on":
-                checker, _ = checker_on_demand.get()
-        lazy = {"generator": (on_demand, generator), "verifier": (checker_on_demand, checker)}
-        info = ModelInfo(
-            name=manifest.name,
-            version=manifest.version,
-            encoder=ENCODER_NAME,
             backend=backend,
-            generator=_describe(engine, adapter=not zero_shot) if on_demand else None,
-            on_demand=[name for name, (load, loaded) in lazy.items() if load is not None and loaded is None],
-            verifier=describe(checker_config),
+            cache_dir=cache_dir,
+            abstractive=abstractive,
+            engine=engine,
+            zero_shot=zero_shot,
+            verifier=verifier,
         )
         return cls(
-            encoder,
-            scorer,
-            stance,
-            info,
+            parts.encoder,
+            parts.scorer,
+            parts.stance,
+            parts.info,
             max_article_sentences=max_article_sentences,
             max_text_chars=max_text_chars,
-            generator=generator,
-            generator_on_demand=on_demand,
-            verifier=checker,
-            verifier_on_demand=checker_on_demand,
+            generator=parts.generator,
+            generator_on_demand=parts.generator_on_demand,
+            verifier=parts.verifier,
+            verifier_on_demand=parts.verifier_on_demand,
         )
 
     def analyze(
@@ -372,7 +328,7 @@ class OpsLens:
         for max_words, group in by_length.items():
             t0 = time.perf_counter()
             generations = generator.generate_batch(
-                [_article(doc) for _, doc, _ in group], max_words=max_words
+                [generator_input(doc) for _, doc, _ in group], max_words=max_words
             )
             generate_ms = elapsed_ms(t0) / len(group)
             for (i, doc, vecs), generation in zip(group, generations, strict=True):
@@ -388,45 +344,18 @@ class OpsLens:
         generate_ms: float,
         load_ms: float = 0.0,
     ) -> Analysis:
-        """The extractive answer turned abstractive: the generation checked against the article,
-        the policy applied (the extractive summary is the fallback)."""
-        generator = self._need_generator()
-        t0 = time.perf_counter()
-        guard = check(
+        return guarded(
+            extractive,
             doc,
-            generation.text,
-            policy=req.policy,
-            fallback_summary=extractive.summary,
+            vecs,
+            generation,
+            generator=self._need_generator(),
             encoder=self.encoder,
-            article_vectors=vecs,
-            rare_words=generator.config.lowercase,
             verifier=self._loaded_verifier(),
-        )
-        check_ms = elapsed_ms(t0)
-        timings = extractive.timings_ms.model_copy(
-            update={
-                "generate_ms": round(generate_ms, 2),
-                "check_ms": check_ms,
-                "total_ms": round(extractive.timings_ms.total_ms + generate_ms + check_ms, 2),
-            }
-        )
-        info = GenerationInfo(
-            engine=generation.engine,
-            adapter=generator.adapter,
+            policy=req.policy,
             max_words=req.max_words,
-            prompt_tokens=generation.prompt_tokens,
-            new_tokens=generation.new_tokens,
-            article_truncated=generation.article_truncated,
-            load_ms=round(load_ms, 2),
-        )
-        return extractive.model_copy(
-            update={
-                "mode": "abstractive",
-                "summary": guard.summary,
-                "faithfulness": guard,
-                "generation": info,
-                "timings_ms": timings,
-            }
+            generate_ms=generate_ms,
+            load_ms=load_ms,
         )
 
     def stream(self, request: AnalysisRequest) -> Iterator[str | Analysis]:
@@ -437,7 +366,7 @@ class OpsLens:
             [extractive], [(doc, vecs)] = self._extract([request])
         t0 = time.perf_counter()
         generation = None
-        for piece in generator.stream(_article(doc), max_words=request.max_words):
+        for piece in generator.stream(generator_input(doc), max_words=request.max_words):
             if isinstance(piece, str):
                 yield piece
             else:
@@ -452,21 +381,3 @@ class OpsLens:
     def _claims(req: AnalysisRequest) -> list[str]:
         return ([req.title] if req.title else []) + list(req.claims)
 
-
-def _article(doc: Document) -> str:
-    """What the generator reads: the article's sentences, without the headings, boilerplate and
-    junk blocks that `parse_document` dropped (they waste the prompt's token budget)."""
-    return " ".join(s.text for s in doc.sentences)
-
-
-def _loading(value: bool | Loading) -> Loading:
-    """`load`'s switches take a bool (True: at start-up) or a Loading."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return value
-
-
-def _describe(engine: Engine, *, adapter: bool) -> str:
-    """The generator as responses name it, known before it is loaded."""
-    weights = "LoRA adapter" if adapter else "zero-shot base"
-    return f"{BASE_NAME} + {weights} ({ENGINE_NAMES[engine]})"

@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 from opslens.eval.loadgen import free_port
 from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, load_component, verify_artifact
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer
-from opslens.model.pipeline import COMPONENTS
+from opslens.model.loading import COMPONENTS
 from opslens.model.stance import StanceClassifier, StanceConfig
 from opslens.training.checkpoint import CHECKPOINT, load_checkpoint
 from opslens.training.loop import LOG
