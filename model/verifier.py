@@ -29,6 +29,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from opslens.model.artifact import ArtifactError, load_component_state
+from opslens.model.batching import similar_length_batches
 from opslens.model.cache import file_sha256
 from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE, Encoder, encoder_path, mean_pool
 from opslens.model.evidence import (
@@ -232,11 +233,9 @@ class ClaimVerifier:
         """Calibrated verdict and stance probabilities [N, 3] for (claim ids, evidence ids) pairs."""
         tok = self.tokenizer
         built = [pair_ids(c, e, tok.cls_token_id, tok.sep_token_id, self.config.max_tokens) for c, e in pairs]
-        order = sorted(range(len(built)), key=lambda i: len(built[i][0]))  # less padding
         verdict = torch.zeros(len(built), len(self.config.verdicts))
         stance = torch.zeros(len(built), len(self.config.stances))
-        for lo in range(0, len(order), self.batch_size):
-            idx = order[lo : lo + self.batch_size]
+        for idx in similar_length_batches([len(ids) for ids, _ in built], self.batch_size):
             batch = collate([built[i] for i in idx], tok.pad_token_id)
             hidden = self.model(**batch).last_hidden_state
             pooled = mean_pool(hidden, batch["attention_mask"])
