@@ -18,6 +18,7 @@ sentence alone. Nothing here knows about HTTP or training.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -51,6 +52,8 @@ LORA_TARGETS = (
     r".*layer\.\d+\."
     r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
 )
+# An adapter's weight in VerifierNet's state dict: the adapted layer's name in the base, and A or B.
+LORA_KEY = re.compile(r"^encoder\.base_model\.model\.(?P<module>.+)\.lora_A\.default\.weight$")
 BASE_RECORD = "opslens_base.json"  # beside a copied base: the identity of the files it came from
 
 
@@ -168,8 +171,8 @@ class VerifierNet(nn.Module):
             raise ArtifactError(f"verifier weights do not fit its config: {exc}") from exc
 
 
-def load_verifier_net(folder: Path) -> VerifierNet:
-    """The trained network from an artifact folder, checked against the installed base."""
+def _trained_state(folder: Path) -> tuple[dict[str, torch.Tensor], VerifierConfig]:
+    """The component's weights and config, checked against the installed base."""
     state, config = load_component_state(folder, COMPONENT, VerifierConfig)
     if config.base_sha256:
         _, installed = base_identity()
@@ -178,9 +181,60 @@ def load_verifier_net(folder: Path) -> VerifierNet:
                 f"the verifier was trained on base {config.base_sha256[:12]}, but the installed "
                 f"{config.base_package} has {installed[:12]}"
             )
+    return state, config
+
+
+def load_verifier_net(folder: Path) -> VerifierNet:
+    """The trained network from an artifact folder (with its adapters, to train on)."""
+    state, config = _trained_state(folder)
     net = VerifierNet(config)
     net.load_trained_state(state)
     return net.eval()
+
+
+class MergedVerifierNet(nn.Module):
+    """For inference: the base encoder with the adapters folded into its weights, and the heads.
+    Built without peft, whose import alone holds ~140 MB of a server's memory."""
+
+    def __init__(self, config: VerifierConfig, encoder: nn.Module, heads: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.verdict_head = nn.Linear(hidden, len(config.verdicts))
+        self.stance_head = nn.Linear(hidden, len(config.stances))
+        try:
+            self.load_state_dict({k: v.float() for k, v in heads.items()}, strict=False)
+        except RuntimeError as exc:
+            raise ArtifactError(f"verifier heads do not fit its config: {exc}") from exc
+
+
+def merge_lora(base: nn.Module, state: dict[str, torch.Tensor], scaling: float) -> int:
+    """Fold the LoRA adapters in `state` into `base`: W += scaling x B @ A on each adapted Linear
+    layer, as peft's merge_and_unload does (no fan_in_fan_out, no rsLoRA, biases untouched);
+    tests/test_verifier.py checks the two agree. Returns how many layers were merged."""
+    merged = 0
+    with torch.no_grad():
+        for key, a in state.items():
+            if (found := LORA_KEY.match(key)) is None:
+                continue
+            b = state[key.replace(".lora_A.", ".lora_B.")]
+            base.get_submodule(found["module"]).weight += scaling * (b.float() @ a.float())
+            merged += 1
+    return merged
+
+
+def load_merged_verifier(folder: Path) -> MergedVerifierNet:
+    """The trained verifier from an artifact folder, its adapters merged, ready to infer."""
+    state, config = _trained_state(folder)
+    base = AutoModel.from_pretrained(encoder_path(), local_files_only=True, add_pooling_layer=False)
+    layers = base.named_modules()
+    targets = [n for n, m in layers if isinstance(m, nn.Linear) and re.fullmatch(LORA_TARGETS, n)]
+    if merge_lora(base, state, config.lora_alpha / config.lora_r) != len(targets):
+        msg = f"not one adapter on each of its {len(targets)} adapted layers"
+        raise ArtifactError(f"verifier weights do not fit its config: {msg}")
+    heads = {k: v for k, v in state.items() if k.split(".")[0] in ("verdict_head", "stance_head")}
+    return MergedVerifierNet(config, base.eval(), heads).eval()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +255,7 @@ class ClaimVerifier:
 
     def __init__(
         self,
-        net: VerifierNet,
+        net: VerifierNet | MergedVerifierNet,
         tokenizer: PreTrainedTokenizerBase,
         encoder: Encoder,
         *,
@@ -218,10 +272,10 @@ class ClaimVerifier:
 
     @classmethod
     def load(cls, folder: Path, encoder: Encoder, **kwargs) -> ClaimVerifier:
-        net = load_verifier_net(folder)
+        net = load_merged_verifier(folder)
         tokenizer = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
         tokenizer.model_max_length = 1 << 30  # pairs are cut in pair_ids, not by the tokenizer
-        return cls(net, tokenizer, encoder, **kwargs)
+        return cls(net, tokenizer, encoder, merge=False, **kwargs)
 
     def tokens(self, texts: Sequence[str]) -> list[list[int]]:
         return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []

@@ -38,3 +38,15 @@ def test_serve_imports_no_evaluation_or_training_library() -> None:
     command = [sys.executable, "-c", code]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+@pytest.mark.slow
+def test_served_models_load_without_training_libraries() -> None:
+    # peft builds the adapters for training; importing it alone held ~140 MB of a server's memory.
+    code = (
+        "import sys; from opslens.model.pipeline import OpsLens; OpsLens.load(); "
+        f"print(sorted(m for m in {(*HEAVY, 'peft')!r} if m in sys.modules))"
+    )
+    command = [sys.executable, "-c", code]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout

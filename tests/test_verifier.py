@@ -291,3 +291,25 @@ def test_train_verifier_writes_a_loadable_component(tmp_path: Path, tokenizer) -
     net = load_verifier_net(out)
     assert net.config.lora_r == 4
     assert (cfg.run_dir / "train_log.jsonl").is_file() and (cfg.run_dir / "budget.json").is_file()
+
+
+@pytest.mark.slow
+def test_merged_without_peft_equals_peft_merge() -> None:
+    """The shipped verifier as served (adapters folded in by hand, no peft) gives the network
+    peft builds and merges: same logits on real pairs."""
+    from opslens.model.artifact import SHIPPED_ARTIFACT
+    from opslens.model.verifier import load_merged_verifier, load_verifier_net
+
+    peft_net = load_verifier_net(SHIPPED_ARTIFACT)
+    by_peft = peft_net.encoder.merge_and_unload()
+    served = load_merged_verifier(SHIPPED_ARTIFACT)
+    tok = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
+    claims = ["Russian forces suffered heavy losses.", "Ukraine has retaken Bakhmut."]
+    evidence = ["Moscow's troops have suffered significant losses around Bakhmut.", "Kyiv says."]
+    batch = tok(claims, evidence, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        want = by_peft(**batch).last_hidden_state
+        got = served.encoder(**batch).last_hidden_state
+    assert torch.allclose(got, want, atol=1e-5)
+    for head in ("verdict_head", "stance_head"):
+        assert torch.equal(getattr(served, head).weight, getattr(peft_net, head).weight)
