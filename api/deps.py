@@ -20,7 +20,7 @@ from opslens.api.errors import ApiError, Loc, not_ready
 from opslens.api.metrics import Metrics
 from opslens.api.security import KeyGuard, api_key_header, bearer
 from opslens.api.settings import Settings
-from opslens.model.errors import ArticleError, NotEnglishError
+from opslens.model.errors import ArticleError, NotEnglishError, VerifierUnavailableError
 from opslens.model.pipeline import AbstractiveUnavailableError, OpsLens
 
 
@@ -110,20 +110,25 @@ def not_english(loc: Loc, exc: NotEnglishError) -> ApiError:
     return ApiError(422, at, str(exc), "not_english")
 
 
-def load_generator(model: OpsLens, metrics: Metrics, loc: Loc) -> float:
-    """The generator, loaded now if it loads on demand and has not yet (callers run this in a
-    worker thread, outside the model queue, so that requests queued meanwhile do not wait for
-    it): the seconds this request waited. 422 naming `mode` when abstractive mode is off here
-    or the load failed."""
-    if model.generator is not None:
-        return 0.0
+def load_on_demand(model: OpsLens, metrics: Metrics, loc: Loc, *, generator: bool, verifier: bool) -> float:
+    """The models a request needs that load on demand, loaded now if they have not been (callers
+    run this in a worker thread, outside the model queue, so that requests queued meanwhile do
+    not wait for them): the seconds this request waited. 422 naming `mode` when abstractive mode
+    is off here or the generator failed to load; 503 when the verifier failed to load."""
+    waited = {"generator": 0.0, "verifier": 0.0}
     try:
-        waited = model.load_generator()
+        if generator:
+            waited["generator"] = model.load_generator()
+        if verifier:
+            waited["verifier"] = model.load_verifier()
     except AbstractiveUnavailableError as exc:
         raise ApiError(422, [*loc, "mode"], str(exc), "mode_unavailable") from exc
-    if waited:
-        metrics.on_demand_load.labels("generator").set(waited)
-    return waited
+    except VerifierUnavailableError as exc:
+        raise ApiError(503, [], str(exc), "verifier_unavailable") from exc
+    for name, seconds in waited.items():
+        if seconds:
+            metrics.on_demand_load.labels(name).set(seconds)
+    return sum(waited.values())
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]

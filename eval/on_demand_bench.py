@@ -4,7 +4,7 @@ OPSLENS_ABSTRACTIVE, side by side in one run.
     python -m opslens.eval.on_demand_bench [--loadings off,auto,on] [--requests 10] [--out FILE]
 
 For each setting: seconds to /ready, RSS at ready, the first abstractive request's latency (with
-`auto`, the load it waited for: `generation.load_ms`), the median of the next --requests
+`auto`, the loads it waited for: `timings_ms.load_ms`), the median of the next --requests
 abstractive requests (the steady state), and RSS after them. Ratios are to the first setting that
 serves abstractive requests at start-up (`on`). Servers start one after another, so their loads
 do not overlap; the example article at max_words 60 is the request.
@@ -64,7 +64,7 @@ def measure(loading: Loading, text: str, requests: int, threads: int | None) -> 
         steady = [_post(server.url, text)[0] for _ in range(requests)]
         row |= {
             "first_ms": round(first_ms),
-            "first_load_ms": round(first["generation"]["load_ms"]),
+            "first_load_ms": round(first["timings_ms"]["load_ms"]),
             "steady_p50_ms": round(statistics.median(steady)),
             "rss_after_mb": server.memory_mb()["rss_mb"],
         }

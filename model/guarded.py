@@ -39,7 +39,6 @@ def guarded(
     policy: Policy,
     max_words: int,
     generate_ms: float,
-    load_ms: float = 0.0,
 ) -> Analysis:
     """The extractive answer turned abstractive: `generation` checked against the article (`doc`
     as used, `vecs` its sentence vectors), the policy applied."""
@@ -69,7 +68,6 @@ def guarded(
         prompt_tokens=generation.prompt_tokens,
         new_tokens=generation.new_tokens,
         article_truncated=generation.article_truncated,
-        load_ms=round(load_ms, 2),
     )
     return extractive.model_copy(
         update={

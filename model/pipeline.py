@@ -202,15 +202,22 @@ class OpsLens:
         self._loaded("generator")
         return waited
 
+    def load_verifier(self) -> float:
+        """Load the claim verifier now if it loads on demand and has not yet; the seconds this
+        call waited for it (0.0 when it was loaded, or is off)."""
+        if self.verifier is not None or self.verifier_on_demand is None:
+            return 0.0
+        try:
+            self.verifier, waited = self.verifier_on_demand.get()
+        except (ArtifactError, OSError) as exc:
+            raise VerifierUnavailableError(f"the claim verifier could not be loaded: {exc}") from exc
+        self._loaded("verifier")
+        return waited
+
     def _loaded_verifier(self) -> ClaimVerifier | None:
-        """The claim verifier (None when off), loaded now if it loads on demand and has not yet:
-        inside the model call, which waits for it once (~1-3 s)."""
-        if self.verifier is None and self.verifier_on_demand is not None:
-            try:
-                self.verifier, _ = self.verifier_on_demand.get()
-            except (ArtifactError, OSError) as exc:
-                raise VerifierUnavailableError(f"the claim verifier could not be loaded: {exc}") from exc
-            self._loaded("verifier")
+        """The claim verifier (None when off), loaded now if it loads on demand and nobody
+        loaded it ahead (the API does, outside the model queue)."""
+        self.load_verifier()
         return self.verifier
 
     def _loaded(self, name: str) -> None:
@@ -226,13 +233,12 @@ class OpsLens:
     def analyze_batch(self, requests: Sequence[AnalysisRequest]) -> list[Analysis]:
         """Analyze several articles; all their sentences go through the encoder together, and
         the abstractive ones are decoded together."""
-        load_ms = 0.0
         if any(r.mode == "abstractive" for r in requests):
-            load_ms = self.load_generator() * 1000  # refuse (or load) before any work is done
+            self.load_generator()  # refuse (or load) before any work is done
         out, contexts = self._extract(requests)
         todo = [(i, *contexts[i]) for i, r in enumerate(requests) if r.mode == "abstractive"]
         if todo:
-            self._generate_guarded(requests, out, todo, load_ms)
+            self._generate_guarded(requests, out, todo)
         return out
 
     def _extract(
@@ -317,7 +323,6 @@ class OpsLens:
         requests: Sequence[AnalysisRequest],
         out: list[Analysis],
         items: list[tuple[int, Document, torch.Tensor]],
-        load_ms: float = 0.0,
     ) -> None:
         """Generate the abstractive summaries of `items` (one decode batch per max_words) and
         replace each extractive answer in `out` with the guarded generation."""
@@ -332,7 +337,7 @@ class OpsLens:
             )
             generate_ms = elapsed_ms(t0) / len(group)
             for (i, doc, vecs), generation in zip(group, generations, strict=True):
-                out[i] = self._guarded(out[i], requests[i], doc, vecs, generation, generate_ms, load_ms)
+                out[i] = self._guarded(out[i], requests[i], doc, vecs, generation, generate_ms)
 
     def _guarded(
         self,
@@ -342,7 +347,6 @@ class OpsLens:
         vecs: torch.Tensor,
         generation: Generation,
         generate_ms: float,
-        load_ms: float = 0.0,
     ) -> Analysis:
         return guarded(
             extractive,
@@ -355,7 +359,6 @@ class OpsLens:
             policy=req.policy,
             max_words=req.max_words,
             generate_ms=generate_ms,
-            load_ms=load_ms,
         )
 
     def stream(self, request: AnalysisRequest) -> Iterator[str | Analysis]:

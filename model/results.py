@@ -146,6 +146,12 @@ class ModelInfo(BaseModel):
     )
 
 
+LOAD_MS = (
+    "Time this request waited, before total_ms, for models that load on their first use "
+    "(OPSLENS_VERIFIER / OPSLENS_ABSTRACTIVE=auto): the first request that needs one; 0 otherwise."
+)
+
+
 class Timings(BaseModel):
     parse_ms: float
     encode_ms: float
@@ -157,6 +163,7 @@ class Timings(BaseModel):
         0.0, description="The claim verifier's share of the stances (the guard's verdicts are in check_ms)."
     )
     total_ms: float
+    load_ms: float = Field(0.0, description=LOAD_MS)
 
 
 class GenerationInfo(BaseModel):
@@ -166,11 +173,6 @@ class GenerationInfo(BaseModel):
     prompt_tokens: int
     new_tokens: int
     article_truncated: bool = Field(description="The article was cut to the generator's token budget.")
-    load_ms: float = Field(
-        0.0,
-        description="Time this request waited for the generator to load (with OPSLENS_ABSTRACTIVE=auto, "
-        "the first abstractive request; 0 otherwise).",
-    )
 
 
 class Language(BaseModel):
@@ -254,6 +256,7 @@ class VerifyTimings(BaseModel):
     encode_ms: float
     verify_ms: float
     total_ms: float
+    load_ms: float = Field(0.0, description=LOAD_MS)
 
 
 class Verification(BaseModel):

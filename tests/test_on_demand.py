@@ -86,36 +86,38 @@ def _abstractive(url: str, text: str) -> httpx.Response:
 
 @pytest.mark.slow
 def test_auto_loads_the_generator_on_the_first_abstractive_request(serve, example_text: str) -> None:
-    with serve(OPSLENS_ABSTRACTIVE="on") as eager:
+    with serve(OPSLENS_ABSTRACTIVE="on", OPSLENS_VERIFIER="on") as eager:
         eager_rss = eager.memory_mb()["rss_mb"]
         assert httpx.get(f"{eager.url}/info", timeout=10).json()["model"]["on_demand"] == []
-    with serve() as server:  # auto is the default
+    with serve() as server:  # auto is the default, for both
         url = server.url
         info = httpx.get(f"{url}/info", timeout=10).json()
         assert info["abstractive"]["load"] == "auto"
-        assert info["model"]["on_demand"] == ["generator"]
+        assert info["model"]["on_demand"] == ["generator", "verifier"]
         assert info["model"]["generator"]  # the page offers the mode before it is loaded
         lazy_rss = server.memory_mb()["rss_mb"]
-        # The generator (SmolLM2-135M int8, its tokenizer and buffers) is ~200 MB of the eager server.
-        assert lazy_rss < eager_rss - 100, (lazy_rss, eager_rss)
+        # The generator (SmolLM2-135M int8, its tokenizer and buffers) and the verifier are ~300 MB
+        # of the eager server.
+        assert lazy_rss < eager_rss - 150, (lazy_rss, eager_rss)
         assert httpx.get(f"{url}/ready", timeout=10).status_code == 200
 
         first = _abstractive(url, example_text)
         assert first.status_code == 200, first.text
         assert first.json()["mode"] == "abstractive"
-        assert first.json()["generation"]["load_ms"] > 0
+        assert first.json()["timings_ms"]["load_ms"] > 0
         again = _abstractive(url, example_text)
-        assert again.json()["generation"]["load_ms"] == 0
+        assert again.json()["timings_ms"]["load_ms"] == 0
         assert httpx.get(f"{url}/info", timeout=10).json()["model"]["on_demand"] == []
         metrics = httpx.get(f"{url}/metrics", timeout=10).text
-        assert 'opslens_on_demand_load_seconds{model="generator"}' in metrics
+        for name in ("generator", "verifier"):
+            assert f'opslens_on_demand_load_seconds{{model="{name}"}}' in metrics
 
 
 @pytest.mark.slow
 def test_off_refuses_the_mode_naming_the_field(serve, example_text: str) -> None:
     with serve(OPSLENS_ABSTRACTIVE="off") as server:
         info = httpx.get(f"{server.url}/info", timeout=10).json()
-        assert info["model"]["generator"] is None and info["model"]["on_demand"] == []
+        assert info["model"]["generator"] is None and "generator" not in info["model"]["on_demand"]
         r = _abstractive(server.url, example_text)
         assert r.status_code == 422
         assert r.json()["detail"][0]["loc"] == ["body", "mode"]
@@ -145,6 +147,8 @@ def test_auto_verifier_loads_for_the_first_request_that_needs_it(serve, example_
         r = httpx.post(f"{url}/summarize", json={"text": example_text, "claims": [claim]}, timeout=60)
         assert r.status_code == 200, r.text
         assert r.json()["model"]["on_demand"] == []
+        assert r.json()["timings_ms"]["load_ms"] > 0  # loaded for it, outside the queue
         assert r.json()["timings_ms"]["verify_ms"] > 0  # the stance went through the verifier
         checked = httpx.post(f"{url}/verify", json={"text": example_text, "claims": [claim]}, timeout=60)
         assert checked.status_code == 200, checked.text
+        assert checked.json()["timings_ms"]["load_ms"] == 0

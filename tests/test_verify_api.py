@@ -55,6 +55,9 @@ class StandIn:
     def analyze_batch(self, requests: Sequence[AnalysisRequest]) -> list:
         raise AssertionError("/verify must not summarise")
 
+    def load_verifier(self) -> float:
+        return 0.0  # loaded already
+
     def verify_batch(self, items: Sequence[VerifyRequest]) -> list[Verification]:
         self.calls.append(list(items))
         if self.fail is not None:

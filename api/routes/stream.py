@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
-from opslens.api.deps import AppMetrics, AppSettings, Client, Streams, load_generator, not_english
+from opslens.api.deps import AppMetrics, AppSettings, Client, Streams, load_on_demand, not_english
 from opslens.api.errors import ERRORS, ApiError, error_body, not_ready
 from opslens.model.errors import ArticleError, NotEnglishError
 from opslens.model.pipeline import OpsLens
@@ -89,7 +89,7 @@ def router(SummarizeRequest: type[BaseModel]) -> APIRouter:
                 422, ["body", "mode"], "abstractive mode is off on this server", "mode_unavailable"
             )
         with streams.take():
-            yield load_generator(model, metrics, ["body"])
+            yield load_on_demand(model, metrics, ["body"], generator=True, verifier=True)
 
     @api.post("/summarize/stream", response_class=EventSourceResponse, responses=RESPONSES)
     async def summarize_stream(
@@ -117,8 +117,7 @@ def router(SummarizeRequest: type[BaseModel]) -> APIRouter:
                         yield ServerSentEvent(event="error", data=error_body(([], msg, "timeout")))
                         return
                 else:
-                    if waited and item.generation is not None:
-                        item.generation.load_ms = round(waited * 1000, 2)
+                    item.timings_ms.load_ms = round(waited * 1000, 2)
                     metrics.analysed(item)
                     yield ServerSentEvent(event="result", data=item)
         except NotEnglishError as exc:

@@ -6,13 +6,14 @@ come from the settings), and FastAPI must see them as real types in the route si
 """
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from opslens.api.deps import Client, get_metrics, load_generator, run_queued
+from opslens.api.deps import Client, get_metrics, load_on_demand, run_queued
 from opslens.api.errors import ERRORS, ApiError, Loc
 from opslens.api.schemas import BatchResponse, SummarizeResponse
 from opslens.model.errors import VerifierUnavailableError
@@ -26,8 +27,13 @@ async def analyze(request: Request, items: Sequence[Any], loc: Loc) -> list[Anal
     first, outside the queue, and the results say how long this request waited for it."""
     metrics = get_metrics(request)
     waited = 0.0
-    if request.app.state.model is not None and any(item.mode == "abstractive" for item in items):
-        waited = await anyio.to_thread.run_sync(load_generator, request.app.state.model, metrics, loc)
+    if (model := request.app.state.model) is not None:
+        abstractive = any(item.mode == "abstractive" for item in items)
+        # The verifier reads titles and claims, and guards generated summaries. (A web page's own
+        # title, format html, is found in the queue: the verifier then loads there.)
+        verifier = abstractive or any(item.title or item.claims for item in items)
+        load = partial(load_on_demand, generator=abstractive, verifier=verifier)
+        waited = await anyio.to_thread.run_sync(load, model, metrics, loc)
     try:
         results = await run_queued(request, [item.analysis_request() for item in items], loc)
     except AbstractiveUnavailableError as exc:
@@ -35,8 +41,7 @@ async def analyze(request: Request, items: Sequence[Any], loc: Loc) -> list[Anal
     except VerifierUnavailableError as exc:  # loaded on demand, and the load failed
         raise ApiError(503, [], str(exc), "verifier_unavailable") from exc
     for result in results:
-        if waited and result.generation is not None:
-            result.generation.load_ms = round(waited * 1000, 2)
+        result.timings_ms.load_ms = round(waited * 1000, 2)
         metrics.analysed(result)
     return results
 

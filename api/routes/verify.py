@@ -7,12 +7,14 @@ come from the settings), and FastAPI must see them as real types in the route si
 """
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from opslens.api.deps import Client, get_metrics, run_queued
+from opslens.api.deps import Client, get_metrics, load_on_demand, run_queued
 from opslens.api.errors import ERRORS, ApiError, Loc
 from opslens.api.schemas import VerifyBatchResponse, VerifyResponse
 from opslens.model.errors import VerifierUnavailableError
@@ -20,7 +22,13 @@ from opslens.model.results import Verification
 
 
 async def verify(request: Request, items: Sequence[Any], loc: Loc) -> list[Verification]:
-    """The items' verifications, through the model queue."""
+    """The items' verifications, through the model queue (the verifier is loaded first, outside
+    it, if it loads on demand)."""
+    metrics = get_metrics(request)
+    waited = 0.0
+    if (model := request.app.state.model) is not None:
+        load = partial(load_on_demand, generator=False, verifier=True)
+        waited = await anyio.to_thread.run_sync(load, model, metrics, loc)
     try:
         results = await run_queued(request, [item.verify_request() for item in items], loc)
     except VerifierUnavailableError as exc:
@@ -29,8 +37,8 @@ async def verify(request: Request, items: Sequence[Any], loc: Loc) -> list[Verif
     except ValueError as exc:
         # What validation cannot see (e.g. a summary with no sentence); the message names the field.
         raise ApiError(422, list(loc), str(exc), "unverifiable") from exc
-    metrics = get_metrics(request)
     for result in results:
+        result.timings_ms.load_ms = round(waited * 1000, 2)
         metrics.verified(result)
     return results
 
