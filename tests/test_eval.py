@@ -35,6 +35,19 @@ def test_summarization_beats_lead3_on_heldout(tmp_path: Path) -> None:
     assert results["provenance"]["examples"] >= 200
     assert len(results["provenance"]["data_sha256"]) == 64
     assert "random3" in results["baselines"]
+    matched = results["baselines"]["lead, extractive's length"]
+    assert m["rouge1"] >= 0.99 * matched["rouge1"]  # measured 37.84 vs 37.82
+
+
+def test_bbc_summaries_against_lead_at_the_same_length(tmp_path: Path) -> None:
+    """The cased BBC held-out set: today's extractive model sits just under lead-3 there
+    (measured 44.91 vs 45.61, and 45.36 for lead cut to its length); the floor keeps it so."""
+    results = _run("summarization-bbc", tmp_path, "--bootstrap", "200", "--mode", "extractive")
+    assert results["provenance"]["examples"] == 236
+    m, base = results["metrics"], results["baselines"]
+    matched = base["lead, extractive's length"]
+    assert abs(matched["summary_words_mean"] - m["summary_words_mean"]) < 1.0  # the same length
+    assert m["rouge1"] >= 0.97 * base["lead3"]["rouge1"] and m["rouge1"] >= 0.97 * matched["rouge1"]
 
 
 def test_the_shipped_artifact_has_the_abstractive_adapter() -> None:

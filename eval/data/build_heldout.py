@@ -10,6 +10,8 @@ Two ways to sample:
         eval/data/fnc1_heldout.jsonl.gz --group body_id --groups 100 --seed 7
     python eval/data/build_heldout.py ../shared/data/factcheck_dev.jsonl.gz \
         eval/data/factcheck_heldout.jsonl.gz --rows 300 --stratify source --seed 7
+    python eval/data/build_heldout.py ../shared/data/bbc_news_summary.jsonl.gz \
+        eval/data/bbc_heldout.jsonl.gz --split test --rows 236 --stratify category --seed 7
 """
 
 from __future__ import annotations
@@ -60,11 +62,14 @@ def main() -> None:
     p.add_argument("--group", default="id", help="field whose values are sampled as units (--groups)")
     p.add_argument("--stratify", default="source", help="field whose shares the sample keeps (--rows)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--split", help="keep only rows whose `split` field is this (e.g. test) before sampling")
     args = p.parse_args()
 
     opener = gzip.open if args.source.endswith(".gz") else open
     with opener(args.source, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
+    if args.split is not None:
+        rows = [r for r in rows if r.get("split") == args.split]
     if args.groups is not None:
         kept = sample_groups(rows, args.group, args.groups, args.seed)
         what = f"{len({str(r[args.group]) for r in kept})} groups"
