@@ -284,30 +284,29 @@ def draw(results: dict[str, Any], out: Path) -> list[str]:
     return [name]
 
 
-SUITE = register(
-    Suite(
-        name="summarization",
-        description="news summaries against lead-k, random-k and the zero-shot generator",
-        data=DATA / "news_heldout.jsonl.gz",
-        fields=FIELDS,
-        headline=("rouge1", "rouge2", "rougeLsum", "summary_words_mean"),
-        run=_run,
-        section=section,
-        plots=draw,
-        summarizes=True,
+def _suite(name: str, description: str, data: Path) -> Suite:
+    return register(
+        Suite(
+            name=name,
+            description=description,
+            data=data,
+            fields=FIELDS,
+            headline=("rouge1", "rouge2", "rougeLsum", "summary_words_mean"),
+            run=_run,
+            section=section,
+            plots=draw,
+            summarizes=True,
+        )
     )
-)
 
-BBC = register(
-    Suite(
-        name="summarization-bbc",
-        description="cased BBC news (references: long extractive selections) against the same baselines",
-        data=DATA / "bbc_heldout.jsonl.gz",
-        fields=FIELDS,
-        headline=("rouge1", "rouge2", "rougeLsum", "summary_words_mean"),
-        run=_run,
-        section=section,
-        plots=draw,
-        summarizes=True,
-    )
+
+SUITE = _suite(
+    "summarization",
+    "news summaries against lead-k, random-k and the zero-shot generator",
+    DATA / "news_heldout.jsonl.gz",
+)
+BBC = _suite(
+    "summarization-bbc",
+    "cased BBC news (references: long extractive selections) against the same baselines",
+    DATA / "bbc_heldout.jsonl.gz",
 )
