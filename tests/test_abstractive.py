@@ -212,6 +212,28 @@ def test_stream_sends_tokens_then_the_guarded_result(zero_shot) -> None:
     _offsets_hold(events[-1][1], ARTICLE)
 
 
+def test_stream_reads_a_web_page(zero_shot) -> None:
+    """format html on the stream: the result indexes the extracted text; a page without an
+    article ends in one error event naming the text (the status line was already sent)."""
+    page = (
+        "<html><head><title>Offensive</title></head><body><nav>Home | World</nav>"
+        f"<article><p>{ARTICLE}</p></article></body></html>"
+    )
+    body = {"text": page, "format": "html", "mode": "abstractive", "max_words": 20}
+    with _client(zero_shot) as c, c.stream("POST", "/summarize/stream", json=body) as r:
+        assert r.status_code == 200
+        events = _events("".join(r.iter_text()))
+    kind, result = events[-1]
+    assert kind == "result" and "Home | World" not in result["text"] and result["title"] == "Offensive"
+    _offsets_hold(result, result["text"])
+    menus = {**body, "text": "<html><body><nav>Home | World | Sport</nav></body></html>"}
+    with _client(zero_shot) as c, c.stream("POST", "/summarize/stream", json=menus) as r:
+        events = _events("".join(r.iter_text()))
+    assert [k for k, _ in events] == ["error"]
+    assert events[0][1]["detail"][0]["loc"] == ["body", "text"]
+    assert events[0][1]["detail"][0]["type"] == "no_article"
+
+
 def test_stream_refuses_extractive_and_bad_input(zero_shot) -> None:
     with _client(zero_shot) as c:
         r = c.post("/summarize/stream", json={"text": ARTICLE})
