@@ -280,10 +280,11 @@ class OpsLens:
             t3 = time.perf_counter()
             stances = claim_stances(self.stance, claims, claim_vecs, sents, sent_vecs)
             stance_ms = elapsed_ms(t3)
-            t4 = time.perf_counter()
+            verify_ms = 0.0  # the verifier's own time: 0 when it did not run
             if stances and (checker := self._loaded_verifier()) is not None:
+                t4 = time.perf_counter()
                 stances = verified_stances(checker, stances, claim_vecs, sents, sent_vecs)
-            verify_ms = elapsed_ms(t4)
+                verify_ms = elapsed_ms(t4)
 
             truncated = len(doc.sentences) > len(sents)
             out.append(
