@@ -87,10 +87,10 @@ def load_parts(
         if loading == "on":
             generator, _ = on_demand.get()
     checker, checker_on_demand, checker_config = None, None, None
-    if _loading(verifier) != "off" and VERIFIER in manifest.components:
+    if (checking := _loading(verifier)) != "off" and VERIFIER in manifest.components:
         checker_on_demand = OnDemand(lambda: ClaimVerifier.load(folder, encoder))
         checker_config = VerifierConfig.model_validate(read_component_meta(folder, VERIFIER)["config"])
-        if _loading(verifier) == "on":
+        if checking == "on":
             checker, _ = checker_on_demand.get()
     lazy = {"generator": (on_demand, generator), "verifier": (checker_on_demand, checker)}
     info = ModelInfo(

@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from opslens.model.artifact import (
-    ArtifactError,
-)
+from opslens.model.artifact import ArtifactError
 from opslens.model.base_model import BaseModelError
 from opslens.model.ct2_engine import EngineBuildError
 from opslens.model.encoder import Encoder
