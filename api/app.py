@@ -96,6 +96,7 @@ def load_model(settings: Settings) -> OpsLens:
         abstractive=generator_loading(settings),
         engine=settings.abstractive.engine,
         verifier=settings.verifier,
+        extractor=settings.extractor,
     )
     # A title's stance goes through the verifier: not when it loads on demand (auto).
     verifier_waits = model.verifier is None and model.verifier_on_demand is not None

@@ -22,6 +22,7 @@ from opslens.model.options import (
     DEFAULT_ABSTRACTIVE_LOADING,
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
+    DEFAULT_EXTRACTOR,
     DEFAULT_LANGUAGE_POLICY,
     DEFAULT_MAX_SENTENCES,
     DEFAULT_MAX_WORDS,
@@ -31,6 +32,7 @@ from opslens.model.options import (
     MIN_WORDS,
     Backend,
     Engine,
+    Extractor,
     LanguagePolicy,
     Loading,
     Mode,
@@ -186,6 +188,11 @@ class Settings(BaseSettings):
         "float base and CTranslate2 model; default: $XDG_CACHE_HOME/opslens or ~/.cache/opslens.",
     )
     default_max_sentences: int = Field(DEFAULT_MAX_SENTENCES, ge=1)
+    extractor: Extractor = Field(
+        DEFAULT_EXTRACTOR,
+        description="Extractive model: finetuned (the artifact's fine-tuned encoder, when it has one; "
+        "+~25 ms and ~90 MB) or frozen (the scorer over the frozen sentence vectors).",
+    )
     verifier: Loading = Field(
         "auto",
         description="When the claim verifier loads, if the artifact has one (it labels the stances, "

@@ -3,19 +3,21 @@
     python -m opslens.eval.bench [--backends torch,onnx] [--requests 50] [--clients 16] [--duration 20]
     python -m opslens.eval.bench --backends torch --verifier both --claims 3 \
         --endpoints summarize,verify --duration 0        # today's model beside the claim verifier
+    python -m opslens.eval.bench --backends torch --extractor both --claims 0 --duration 0
+                                        # the frozen-vector extractive scorer beside the fine-tuned one
 
-A configuration is an encoder backend and the claim verifier on or off (OPSLENS_VERIFIER; off
-serves the artifact as it was before the verifier). It starts `opslens serve` for every
-configuration at once, reads each one's memory once warmed up, and for each endpoint measures
-(1) single requests, one at a time, taking turns across the servers so that whatever else the
-machine is doing weighs on every configuration alike (latency a lone user sees, with the
-median of the server's own `timings_ms` parts, so the verifier's share shows), and (2) unless
---duration is 0, a closed loop of concurrent clients per server in turn (throughput under load,
-where micro-batching groups requests). /summarize sends the example
+A configuration is an encoder backend, the claim verifier on or off (OPSLENS_VERIFIER; off
+serves the artifact as it was before the verifier) and the extractive model (OPSLENS_EXTRACTOR).
+It starts `opslens serve` for every configuration at once, reads each one's memory once warmed
+up, and for each endpoint measures (1) single requests, one at a time, taking turns across the
+servers so that whatever else the machine is doing weighs on every configuration alike (latency
+a lone user sees, with the median of the server's own `timings_ms` parts, so the verifier's
+share shows), and (2) unless --duration is 0, a closed loop of concurrent clients per server in
+turn (throughput under load, where micro-batching groups requests). /summarize sends the example
 article with a title and --claims example claims; /verify a three-sentence summary of it (not
 sent with the verifier off, which refuses it). It prints a markdown table a user can paste into
-an issue, each figure's ratio to the first configuration's, and writes the rows as JSON with --out.
-"""
+an issue, each figure's ratio to the first configuration's, and writes the rows as JSON with
+--out."""
 
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ from opslens.model.text import split_sentences, words
 COLUMNS = [
     "backend",
     "verifier",
+    "extractor",
     "endpoint",
     "phase",
     "clients",
@@ -59,6 +62,7 @@ COLUMNS = [
     "p95_ms",
     "p99_ms",
     "articles_per_s",
+    "server_summarize_ms",
     "server_verify_ms",
     "verify_share",
     "ready_rss_mb",
@@ -67,19 +71,22 @@ COLUMNS = [
     "x_articles_per_s",
 ]
 VERIFIER_STATES = {"on": ("on",), "off": ("off",), "both": ("off", "on")}
+EXTRACTOR_STATES = {"finetuned": ("finetuned",), "frozen": ("frozen",), "both": ("frozen", "finetuned")}
 
 
 def _server_parts(summary: dict[str, Any]) -> dict[str, Any]:
-    """The verifier's median time in the server's `timings_ms` and its share of the total."""
+    """The extractive model's and the verifier's median times in the server's `timings_ms`, and
+    the verifier's share of the total."""
     parts = summary.get("server_timings_p50_ms") or {}
     verify, total = parts.get("verify_ms"), parts.get("total_ms")
+    out = {"server_summarize_ms": parts["summarize_ms"]} if "summarize_ms" in parts else {}
     if verify is None or not total:
-        return {}
-    return {"server_verify_ms": verify, "verify_share": round(verify / total, 3)}
+        return out
+    return {**out, "server_verify_ms": verify, "verify_share": round(verify / total, 3)}
 
 
-Config = tuple[str, str]
-"""(encoder backend, verifier on|off)."""
+Config = tuple[str, str, str]
+"""(encoder backend, verifier on|off, extractor finetuned|frozen)."""
 
 
 async def single_requests(
@@ -139,10 +146,14 @@ async def measure(
     return rows
 
 
+def _config(row: dict[str, Any]) -> Config:
+    return row["backend"], row["verifier"], row["extractor"]
+
+
 def add_ratios(rows: list[dict[str, Any]]) -> None:
     """Each row against the first configuration's row of the same endpoint and phase (>1 = better)."""
-    first = (rows[0]["backend"], rows[0]["verifier"])
-    reference = {(r["endpoint"], r["phase"]): r for r in rows if (r["backend"], r["verifier"]) == first}
+    first = _config(rows[0])
+    reference = {(r["endpoint"], r["phase"]): r for r in rows if _config(r) == first}
     for row in rows:
         ref = reference.get((row["endpoint"], row["phase"]))
         if ref is None:
@@ -164,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         default="on",
         help="serve with the claim verifier on, off (today's model), or both side by side (off first)",
     )
+    p.add_argument(
+        "--extractor",
+        choices=tuple(EXTRACTOR_STATES),
+        default="finetuned",
+        help="serve the fine-tuned extractive encoder, the frozen-vector scorer, or both (frozen first)",
+    )
     p.add_argument("--endpoints", default="summarize", help=f"comma-separated, of {', '.join(ENDPOINTS)}")
     p.add_argument("--requests", type=int, default=50, help="single-request phase: requests sent")
     p.add_argument("--warmup", type=int, default=3)
@@ -179,22 +196,28 @@ def main(argv: list[str] | None = None) -> int:
 
     payloads = {"summarize": payload_from_args(args), "verify": verify_payload_from_args(args)}
     configs = [
-        (b.strip(), v) for b in args.backends.split(",") if b.strip() for v in VERIFIER_STATES[args.verifier]
+        (b.strip(), v, x)
+        for b in args.backends.split(",")
+        if b.strip()
+        for v in VERIFIER_STATES[args.verifier]
+        for x in EXTRACTOR_STATES[args.extractor]
     ]
     with ExitStack() as stack:
         servers: dict[Config, Server] = {}
         ready: dict[Config, float] = {}
-        for backend, verifier in configs:
+        for cfg in configs:
+            backend, verifier, extractor = cfg
             env = {
                 "OPSLENS_ENCODER_BACKEND": backend,
                 "OPSLENS_VERIFIER": "true" if verifier == "on" else "false",
+                "OPSLENS_EXTRACTOR": extractor,
                 "OPSLENS_LOG_LEVEL": "warning",
             }
             if args.threads:
                 env["OPSLENS_THREADS"] = str(args.threads)
-            print(f"[bench] {backend}, verifier {verifier}: starting server", file=sys.stderr)
-            servers[(backend, verifier)] = stack.enter_context(start_server(env))
-            ready[(backend, verifier)] = servers[(backend, verifier)].memory_mb()["rss_mb"]
+            print(f"[bench] {backend}, verifier {verifier}, {extractor}: starting server", file=sys.stderr)
+            servers[cfg] = stack.enter_context(start_server(env))
+            ready[cfg] = servers[cfg].memory_mb()["rss_mb"]
         measured = asyncio.run(measure(servers, {e: payloads[e] for e in endpoints}, args))
         memory = {cfg: s.memory_mb() for cfg, s in servers.items()}
     rows: list[dict[str, Any]] = []
@@ -204,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "backend": cfg[0],
                 "verifier": cfg[1],
+                "extractor": cfg[2],
                 **row,
                 "ready_rss_mb": ready[cfg],
                 **memory[cfg],
@@ -224,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         + f"; {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
         f"threads {args.threads or 'all'}, {args.requests} single requests"
         + (f", {args.clients} clients for {args.duration:g} s" if args.duration > 0 else "")
-        + f". x_ = ratio to {rows[0]['backend']}, verifier {rows[0]['verifier']} (>1 is better); "
-        "server_verify_ms and verify_share: the median of the server's own timings_ms.\n"
+        + f". x_ = ratio to {rows[0]['backend']}, verifier {rows[0]['verifier']}, {rows[0]['extractor']} "
+        "(>1 is better); server_*_ms and verify_share: the medians of the server's own timings_ms.\n"
     )
     print(markdown_table(rows, COLUMNS))
     if args.out:

@@ -65,6 +65,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         help="add the zero-shot base generator as a baseline (default: on when both modes run)",
     )
+    p.add_argument(
+        "--frozen-baseline",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="score the frozen-vector extractive scorer beside the fine-tuned one (reads each article again)",
+    )
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for ROUGE CIs")
     p.add_argument(
         "--record",
@@ -120,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         max_words=args.max_words,
         policy=args.policy,
         n_bootstrap=args.bootstrap,
+        frozen_baseline=args.frozen_baseline,
     )
     started = time.perf_counter()
     runs = {

@@ -41,6 +41,7 @@ class RunConfig:
     max_words: int = DEFAULT_MAX_WORDS
     policy: Policy = DEFAULT_POLICY
     n_bootstrap: int = 1000
+    frozen_baseline: bool = True  # summarization: the frozen-vector scorer beside the fine-tuned one
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ gets (after it); for extractive systems and the references as a reading of the g
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 from collections.abc import Iterator, Sequence
@@ -156,6 +157,7 @@ def run_summarization(
     batch_size: int = 8,
     n_bootstrap: int = 1000,
     seed: int = 0,
+    frozen_baseline: bool = True,
 ) -> tuple[dict, dict, list[dict], dict]:
     """Returns (metrics of the first mode, baselines, per-example records, figures per mode)."""
     articles = [r["article"] for r in rows]
@@ -192,6 +194,13 @@ def run_summarization(
         f"lead, {modes[0]}'s length": _figures(matched, refs, articles, n_bootstrap),
         f"random{max_sentences}": _figures(rand, refs, articles, n_bootstrap),
     }
+    if frozen_baseline and "extractive" in modes and model.extractor is not None:
+        # The same artifact's scorer over frozen sentence vectors: what the fine-tuned encoder adds.
+        frozen = copy.copy(model)
+        frozen.extractor = None
+        results = predict(frozen, rows, mode="extractive", **kwargs)
+        preds["frozen"] = [_lines(r.summary) for r in results]
+        baselines["extractive, frozen vectors"] = _figures(preds["frozen"], refs, articles, n_bootstrap)
     if zero_shot is not None:
         results = predict(zero_shot, rows, mode="abstractive", **kwargs)
         preds["zero_shot"] = [_lines(r.summary) for r in results]
@@ -228,6 +237,7 @@ def _run(
         max_words=config.max_words,
         policy=config.policy,
         n_bootstrap=config.n_bootstrap,
+        frozen_baseline=config.frozen_baseline,
     )
     return Outcome(metrics, baselines, records, per_mode)
 

@@ -48,6 +48,14 @@ def render_card(folder: Path) -> str:
             f"{str(cfg.get('base_sha256', ''))[:12]}), not copied here either; the CTranslate2 int8 model "
             "it decodes with is built locally (`opslens prepare abstractive`) and hash-checked.",
         ]
+    if "extractive_encoder" in manifest.components:
+        cfg = read_component_meta(folder, "extractive_encoder").get("config", {})
+        out[-1:-1] = [
+            f"- Extractive encoder: LoRA adapters (r={cfg.get('lora_r')}) on the same `{cfg.get('base')}` "
+            f"(model.safetensors sha256 {str(cfg.get('base_sha256', ''))[:12]}), fine-tuned end to end with "
+            "its inter-sentence scorer and merged into a copy of the base in memory at load. Its tokenizer "
+            "is uncased, so cased and lower-cased articles read alike.",
+        ]
     for name in manifest.components:
         meta = read_component_meta(folder, name)
         train = meta.get("training", {})

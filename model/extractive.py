@@ -1,10 +1,10 @@
-"""Extractive summarizer: BertSumExt-style sentence scorer over frozen sentence vectors.
+"""Extractive summarizer: BertSumExt-style sentence scorer over sentence vectors, and selection.
 
-Sentence vectors from the encoder get a position embedding and pass through a small
-inter-sentence Transformer, so each sentence's score sees the whole article; a linear
-layer gives one logit per sentence. Selection takes the best sentences, skips any that
-repeat a trigram already chosen (BertSumExt's trigram blocking), and returns them in
-article order.
+Sentence vectors (the frozen encoder's, or the fine-tuned ones of extractive_encoder.py) get a
+position embedding and pass through a small inter-sentence Transformer, so each sentence's score
+sees the whole article; a linear layer gives one logit per sentence. Selection takes the best
+sentences, skips any that repeat a trigram already chosen (BertSumExt's trigram blocking), and
+returns them in article order.
 """
 
 from __future__ import annotations
@@ -93,12 +93,16 @@ def pad_documents(docs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Ten
     return out, mask
 
 
-def summarize(
-    scorer: ExtractiveScorer, sentences: Sequence[Sentence], vectors: torch.Tensor, max_sentences: int
-) -> list[SummarySentence]:
-    """One article's extractive summary: its sentences scored, chosen and returned in order."""
+def frozen_scores(scorer: ExtractiveScorer, vectors: torch.Tensor) -> list[float]:
+    """P(summary-worthy) of each sentence of one article, from its frozen sentence vectors."""
     padded, mask = pad_documents([vectors])
-    scores = torch.sigmoid(scorer(padded, mask))[0].tolist()
+    return torch.sigmoid(scorer(padded, mask))[0].tolist()
+
+
+def summarize(
+    sentences: Sequence[Sentence], scores: Sequence[float], max_sentences: int
+) -> list[SummarySentence]:
+    """One article's extractive summary: its scored sentences chosen and returned in order."""
     chosen = select_sentences(scores, [words(s.text) for s in sentences], max_sentences)
     return [
         SummarySentence(

@@ -1,6 +1,7 @@
 """What `OpsLens.load` assembles from an artifact folder: the sentence encoder, the extractive
-and stance heads, and the optional models (the generator, the claim verifier), each loaded now
-or on its first use (`Loading` "auto", model/on_demand.py) or not at all."""
+models (the fine-tuned encoder when the artifact has one; the frozen-vector scorer), the stance
+head, and the optional models (the generator, the claim verifier), each loaded now or on its
+first use (`Loading` "auto", model/on_demand.py) or not at all."""
 
 from __future__ import annotations
 
@@ -15,8 +16,19 @@ from opslens.model.base_model import BASE_NAME
 from opslens.model.encoder import ENCODER_NAME, Encoder, load_encoder
 from opslens.model.errors import AbstractiveUnavailableError
 from opslens.model.extractive import ExtractiveConfig, ExtractiveScorer
+from opslens.model.extractive_encoder import COMPONENT as EXTRACTIVE_ENCODER
+from opslens.model.extractive_encoder import ExtractiveEncoder
 from opslens.model.on_demand import OnDemand
-from opslens.model.options import DEFAULT_BACKEND, DEFAULT_ENGINE, ENGINE_NAMES, Backend, Engine, Loading
+from opslens.model.options import (
+    DEFAULT_BACKEND,
+    DEFAULT_ENGINE,
+    DEFAULT_EXTRACTOR,
+    ENGINE_NAMES,
+    Backend,
+    Engine,
+    Extractor,
+    Loading,
+)
 from opslens.model.results import ModelInfo
 from opslens.model.stance import StanceClassifier, StanceConfig
 from opslens.model.verification import describe
@@ -28,12 +40,17 @@ if TYPE_CHECKING:
 
 COMPONENTS = ("extractive", "stance")  # what an artifact must hold to serve
 ABSTRACTIVE = "abstractive"  # optional component: the generator's LoRA adapter
+EXTRACTIVE_NAMES: dict[Extractor, str] = {
+    "finetuned": "fine-tuned encoder (LoRA) + inter-sentence Transformer",
+    "frozen": "frozen sentence vectors + inter-sentence Transformer",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Parts:
     encoder: Encoder
     scorer: ExtractiveScorer
+    extractor: ExtractiveEncoder | None  # the fine-tuned extractive model, when served
     stance: StanceClassifier
     info: ModelInfo
     generator: Generator | None
@@ -52,6 +69,7 @@ def load_parts(
     engine: Engine = DEFAULT_ENGINE,
     zero_shot: bool = False,
     verifier: bool | Loading = True,
+    extractor: Extractor = DEFAULT_EXTRACTOR,
 ) -> Parts:
     """The parts of the pipeline in `path` (default: the shipped artifact); see `OpsLens.load`."""
     if threads:
@@ -60,6 +78,12 @@ def load_parts(
     manifest = verify_artifact(folder, COMPONENTS)
     scorer, _ = load_component(folder, "extractive", ExtractiveScorer, ExtractiveConfig)
     stance, _ = load_component(folder, "stance", StanceClassifier, StanceConfig)
+    finetuned = extractor == "finetuned" and EXTRACTIVE_ENCODER in manifest.components
+    extractive_encoder = (
+        ExtractiveEncoder.load(folder, backend=backend, cache_dir=cache_dir, threads=threads)
+        if finetuned
+        else None
+    )
     encoder = load_encoder(
         backend,
         window_tokens=int(manifest.encoder.get("window_tokens", 256)),
@@ -98,6 +122,7 @@ def load_parts(
         version=manifest.version,
         encoder=ENCODER_NAME,
         backend=backend,
+        extractive=EXTRACTIVE_NAMES["finetuned" if finetuned else "frozen"],
         generator=_describe(engine, adapter=not zero_shot) if on_demand else None,
         on_demand=[name for name, (load, loaded) in lazy.items() if load is not None and loaded is None],
         verifier=describe(checker_config),
@@ -105,6 +130,7 @@ def load_parts(
     return Parts(
         encoder=encoder,
         scorer=scorer,
+        extractor=extractive_encoder,
         stance=stance,
         info=info,
         generator=generator,

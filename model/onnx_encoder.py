@@ -92,25 +92,29 @@ def _export_fp32(dest: Path) -> None:
         )
 
 
-def build(cache_dir: Path) -> Path:
-    """Export, quantise, hash and record; returns the model path. Atomic: readers never see half a file."""
+def quantize(fp32: Path, int8: Path) -> None:
+    """The recipe's int8 quantisation of an exported fp32 graph."""
     try:  # the quantiser imports the `onnx` package
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
-        raise RuntimeError(f"building the onnx encoder needs: pip install 'opslens[onnx]' ({exc})") from exc
-
-    cache_dir.mkdir(parents=True, exist_ok=True)
+        raise RuntimeError(f"building an onnx model needs: pip install 'opslens[onnx]' ({exc})") from exc
     q = RECIPE["quantization"]
+    quantize_dynamic(
+        fp32,
+        int8,
+        weight_type=QuantType[q["weight_type"]],
+        op_types_to_quantize=q["op_types"],
+        per_channel=q["per_channel"],
+    )
+
+
+def build(cache_dir: Path) -> Path:
+    """Export, quantise, hash and record; returns the model path. Atomic: readers never see half a file."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as tmp:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         _export_fp32(fp32)
-        quantize_dynamic(
-            fp32,
-            int8,
-            weight_type=QuantType[q["weight_type"]],
-            op_types_to_quantize=q["op_types"],
-            per_channel=q["per_channel"],
-        )
+        quantize(fp32, int8)
         record = {
             "file": MODEL_FILE,
             "sha256": file_sha256(int8),

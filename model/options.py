@@ -29,6 +29,10 @@ BatchEngine = Literal["local", "ray"]
 Loading = Literal["auto", "on", "off"]
 """When an optional model (the generator) loads: on its first use, at start-up, or never."""
 
+Extractor = Literal["finetuned", "frozen"]
+"""Which extractive model scores sentences: the fine-tuned encoder (when the artifact has one;
+model/extractive_encoder.py) or the scorer over frozen sentence vectors (model/extractive.py)."""
+
 Format = Literal["text", "html"]
 """What the article text is: plain text as pasted, or a web page whose main content is extracted
 first (model/html.py)."""
@@ -41,6 +45,7 @@ SERVE_ENGINES: tuple[ServeEngine, ...] = get_args(ServeEngine)
 BATCH_ENGINES: tuple[BatchEngine, ...] = get_args(BatchEngine)
 LOADINGS: tuple[Loading, ...] = get_args(Loading)
 FORMATS: tuple[Format, ...] = get_args(Format)
+EXTRACTORS: tuple[Extractor, ...] = get_args(Extractor)
 
 ENGINE_NAMES: dict[Engine, str] = {"ct2": "ctranslate2-int8", "hf": "transformers-fp32"}
 """How responses and /info name each engine (known before the engine is loaded)."""
@@ -52,6 +57,7 @@ DEFAULT_BACKEND: Backend = "torch"
 # Most callers never ask for an abstractive summary; the generator costs ~200 MB once loaded.
 DEFAULT_ABSTRACTIVE_LOADING: Loading = "auto"
 DEFAULT_FORMAT: Format = "text"
+DEFAULT_EXTRACTOR: Extractor = "finetuned"
 DEFAULT_MAX_SENTENCES = 3
 """Extractive summary length, in sentences."""
 DEFAULT_MAX_WORDS = 60

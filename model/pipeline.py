@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,8 @@ from opslens.model.base_model import BaseModelError
 from opslens.model.ct2_engine import EngineBuildError
 from opslens.model.encoder import Encoder
 from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, VerifierUnavailableError
-from opslens.model.extractive import ExtractiveScorer, summarize
+from opslens.model.extractive import ExtractiveScorer, frozen_scores, summarize
+from opslens.model.extractive_encoder import ExtractiveEncoder
 from opslens.model.guarded import generator_input, guarded
 from opslens.model.html import as_text, read_pages
 from opslens.model.language import screen
@@ -27,20 +28,19 @@ from opslens.model.on_demand import OnDemand
 from opslens.model.options import (
     DEFAULT_BACKEND,
     DEFAULT_ENGINE,
-    DEFAULT_FORMAT,
-    DEFAULT_LANGUAGE_POLICY,
+    DEFAULT_EXTRACTOR,
     DEFAULT_MAX_SENTENCES,
     DEFAULT_MAX_WORDS,
     DEFAULT_MODE,
     DEFAULT_POLICY,
     Backend,
     Engine,
-    Format,
-    LanguagePolicy,
+    Extractor,
     Loading,
     Mode,
     Policy,
 )
+from opslens.model.requests import AnalysisRequest
 from opslens.model.results import Analysis, ModelInfo, Timings, Truncation, Verification
 from opslens.model.stance import StanceClassifier, claim_stances, verified_stances
 from opslens.model.text import Document, parse_document
@@ -52,21 +52,6 @@ if TYPE_CHECKING:
     from opslens.model.generator import Generation, Generator
 
 DEFAULT_MAX_ARTICLE_SENTENCES = 1000
-
-
-@dataclass(frozen=True, kw_only=True)
-class AnalysisRequest:
-    """One article to analyze, with what the caller asked for."""
-
-    text: str
-    title: str | None = None
-    claims: Sequence[str] = field(default_factory=tuple)
-    max_sentences: int = DEFAULT_MAX_SENTENCES
-    mode: Mode = DEFAULT_MODE
-    max_words: int = DEFAULT_MAX_WORDS  # abstractive only
-    policy: Policy = DEFAULT_POLICY  # abstractive only: what to do with unsupported spans
-    format: Format = DEFAULT_FORMAT  # html: the page's main content is extracted first (model/html.py)
-    language_policy: LanguagePolicy = DEFAULT_LANGUAGE_POLICY  # a text not in English: warn or refuse
 
 
 class OpsLens:
@@ -83,9 +68,11 @@ class OpsLens:
         generator_on_demand: OnDemand[Generator] | None = None,
         verifier: ClaimVerifier | None = None,
         verifier_on_demand: OnDemand[ClaimVerifier] | None = None,
+        extractor: ExtractiveEncoder | None = None,
     ) -> None:
         self.encoder = encoder
         self.scorer = scorer
+        self.extractor = extractor  # the fine-tuned extractive model; None: the frozen scorer
         self.stance = stance
         self.info = info
         self.max_article_sentences = max_article_sentences
@@ -109,6 +96,7 @@ class OpsLens:
         engine: Engine = DEFAULT_ENGINE,
         zero_shot: bool = False,
         verifier: bool | Loading = True,
+        extractor: Extractor = DEFAULT_EXTRACTOR,
     ) -> OpsLens:
         """Load an artifact folder (default: the one shipped in the package).
 
@@ -118,7 +106,8 @@ class OpsLens:
         `zero_shot`), decoding with `engine` ("ct2" int8 or "hf" float32; see generator.py);
         "auto" loads it on the first abstractive request instead (`load_generator`). The claim verifier
         loads when the artifact has one, unless `verifier=False` (then stances and the guard are
-        without it, and `verify` is refused); "auto" loads it when a request first needs it."""
+        without it, and `verify` is refused); "auto" loads it when a request first needs it.
+        `extractor`: see options.Extractor."""
         parts = load_parts(
             path,
             threads=threads,
@@ -128,6 +117,7 @@ class OpsLens:
             engine=engine,
             zero_shot=zero_shot,
             verifier=verifier,
+            extractor=extractor,
         )
         return cls(
             parts.encoder,
@@ -140,6 +130,7 @@ class OpsLens:
             generator_on_demand=parts.generator_on_demand,
             verifier=parts.verifier,
             verifier_on_demand=parts.verifier_on_demand,
+            extractor=parts.extractor,
         )
 
     def analyze(
@@ -256,25 +247,35 @@ class OpsLens:
         parse_ms = elapsed_ms(t0)
 
         t1 = time.perf_counter()
+        # Sentence vectors serve the stances, the frozen scorer and the guard: an extractive request
+        # without title or claims needs none of them when the fine-tuned extractor serves.
+        vectorized = [bool(r.claim_texts) or r.mode == "abstractive" or not self.extractor for r in requests]
         texts: list[str] = []
-        for req, sents in zip(requests, used, strict=True):
-            texts += [s.normalized for s in sents]
-            texts += [" ".join(c.split()) for c in self._claims(req)]
+        for req, sents, wanted in zip(requests, used, vectorized, strict=True):
+            if wanted:
+                texts += [s.normalized for s in sents] + [" ".join(c.split()) for c in req.claim_texts]
         vectors = self.encoder.encode(texts)
         encode_ms = elapsed_ms(t1) / len(requests)
+        t_ext = time.perf_counter()
+        scores = self.extractor.scores([[s.normalized for s in u] for u in used]) if self.extractor else None
+        extract_ms = elapsed_ms(t_ext) / len(requests)
 
         out: list[Analysis] = []
         contexts: list[tuple[Document, torch.Tensor]] = []
         cursor = 0
-        for req, doc, sents, page, language in zip(requests, docs, used, pages, languages, strict=True):
-            claims = self._claims(req)
-            sent_vecs = vectors[cursor : cursor + len(sents)]
-            claim_vecs = vectors[cursor + len(sents) : cursor + len(sents) + len(claims)]
-            cursor += len(sents) + len(claims)
+        for k, (req, doc, sents, page, language) in enumerate(
+            zip(requests, docs, used, pages, languages, strict=True)
+        ):
+            claims = req.claim_texts
+            sent_vecs = vectors[cursor : cursor + len(sents) * vectorized[k]]
+            claim_vecs = vectors[cursor + len(sent_vecs) : cursor + len(sent_vecs) + len(claims)]
+            cursor += len(sent_vecs) + len(claims)
 
             t2 = time.perf_counter()
-            picked = summarize(self.scorer, sents, sent_vecs, req.max_sentences)
-            summarize_ms = elapsed_ms(t2)
+            picked = summarize(
+                sents, scores[k] if scores else frozen_scores(self.scorer, sent_vecs), req.max_sentences
+            )
+            summarize_ms = extract_ms + elapsed_ms(t2)
             t3 = time.perf_counter()
             stances = claim_stances(self.stance, claims, claim_vecs, sents, sent_vecs)
             stance_ms = elapsed_ms(t3)
@@ -378,8 +379,3 @@ class OpsLens:
         with torch.inference_mode():
             result = self._guarded(extractive, request, doc, vecs, generation, elapsed_ms(t0))
         yield result
-
-    @staticmethod
-    def _claims(req: AnalysisRequest) -> list[str]:
-        return ([req.title] if req.title else []) + list(req.claims)
-

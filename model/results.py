@@ -133,6 +133,11 @@ class ModelInfo(BaseModel):
     version: str
     encoder: str
     backend: str = Field(DEFAULT_BACKEND, description="Encoder backend: torch (reference) or onnx (int8).")
+    extractive: str = Field(
+        "frozen sentence vectors + inter-sentence Transformer",
+        description="The extractive model: the fine-tuned encoder (OPSLENS_EXTRACTIVE=finetuned, when the "
+        "artifact has one) or the scorer over frozen sentence vectors.",
+    )
     generator: str | None = Field(
         None, description="The abstractive generator and its engine; null when abstractive mode is off."
     )

@@ -17,22 +17,17 @@ sentence alone. Nothing here knows about HTTP or training.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from opslens.model.artifact import ArtifactError, load_component_state
 from opslens.model.batching import similar_length_batches
-from opslens.model.cache import file_sha256
-from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE, Encoder, encoder_path, mean_pool
+from opslens.model.encoder import Encoder, encoder_path, mean_pool
 from opslens.model.evidence import (
     DEFAULT_LEXICAL_WEIGHT,
     DEFAULT_MAX_TOKENS,
@@ -42,29 +37,15 @@ from opslens.model.evidence import (
     claim_budget,
     select_window,
 )
+from opslens.model.lora import AdapterConfig, adapted, check_base, load_base, merged_base
 
 COMPONENT = "verifier"
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 VERDICTS = ("supported", "not_found", "contradicted")  # NLI_LABELS in the guard's words
 STANCES = ("agree", "disagree", "discuss")
-# Every linear layer of the six transformer blocks (not the pooler, which we do not use).
-LORA_TARGETS = (
-    r".*layer\.\d+\."
-    r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
-)
-# An adapter's weight in VerifierNet's state dict: the adapted layer's name in the base, and A or B.
-LORA_KEY = re.compile(r"^encoder\.base_model\.model\.(?P<module>.+)\.lora_A\.default\.weight$")
-BASE_RECORD = "opslens_base.json"  # beside a copied base: the identity of the files it came from
 
 
-class VerifierConfig(BaseModel):
-    base: str = ENCODER_NAME
-    base_package: str = ENCODER_PACKAGE.replace("_", "-")
-    base_package_version: str = "unknown"
-    base_sha256: str = ""  # of the package's model.safetensors the adapters were trained on
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.1
+class VerifierConfig(AdapterConfig):
     head_dropout: float = 0.1
     max_tokens: int = DEFAULT_MAX_TOKENS  # claim + evidence + 3 special tokens
     evidence_sentences: int = DEFAULT_SENTENCES
@@ -80,20 +61,6 @@ class VerifierConfig(BaseModel):
     # FNC-1 headlines only and agrees with most negations; the verdict head sees them). None: off.
     # Chosen on the verifier's validation pairs (training/verifier_threshold.py).
     stance_veto: float | None = None
-
-
-def base_identity(path: Path | None = None) -> tuple[str, str]:
-    """(package version, sha256 of model.safetensors) of the base the adapters go on. A copy
-    made for a machine without the package carries the original's identity in BASE_RECORD."""
-    path = path or encoder_path()
-    if (path / BASE_RECORD).is_file():
-        record = json.loads((path / BASE_RECORD).read_text(encoding="utf-8"))
-        return record["package_version"], record["sha256"]
-    try:
-        pkg_version = version(ENCODER_PACKAGE.replace("_", "-"))
-    except PackageNotFoundError:
-        pkg_version = "unknown"
-    return pkg_version, file_sha256(path / "model.safetensors")
 
 
 def pair_ids(
@@ -124,20 +91,10 @@ class VerifierNet(nn.Module):
     """Base encoder with LoRA adapters, mean pooling, and the verdict and stance heads."""
 
     def __init__(self, config: VerifierConfig, base: nn.Module | None = None) -> None:
-        from peft import LoraConfig, get_peft_model  # seconds to import: only a network needs it
-
         super().__init__()
         self.config = config
-        if base is None:
-            base = AutoModel.from_pretrained(encoder_path(), local_files_only=True, add_pooling_layer=False)
-        lora = LoraConfig(
-            r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=LORA_TARGETS,
-            bias="none",
-        )
-        self.encoder = get_peft_model(base, lora)  # freezes the base
+        base = base if base is not None else load_base()
+        self.encoder = adapted(base, config.lora_r, config.lora_alpha, config.lora_dropout)
         hidden = base.config.hidden_size
         self.dropout = nn.Dropout(config.head_dropout)
         self.verdict_head = nn.Linear(hidden, len(config.verdicts))
@@ -174,13 +131,7 @@ class VerifierNet(nn.Module):
 def _trained_state(folder: Path) -> tuple[dict[str, torch.Tensor], VerifierConfig]:
     """The component's weights and config, checked against the installed base."""
     state, config = load_component_state(folder, COMPONENT, VerifierConfig)
-    if config.base_sha256:
-        _, installed = base_identity()
-        if installed != config.base_sha256:
-            raise ArtifactError(
-                f"the verifier was trained on base {config.base_sha256[:12]}, but the installed "
-                f"{config.base_package} has {installed[:12]}"
-            )
+    check_base("verifier", config.base_sha256, config.base_package)
     return state, config
 
 
@@ -209,32 +160,12 @@ class MergedVerifierNet(nn.Module):
             raise ArtifactError(f"verifier heads do not fit its config: {exc}") from exc
 
 
-def merge_lora(base: nn.Module, state: dict[str, torch.Tensor], scaling: float) -> int:
-    """Fold the LoRA adapters in `state` into `base`: W += scaling x B @ A on each adapted Linear
-    layer, as peft's merge_and_unload does (no fan_in_fan_out, no rsLoRA, biases untouched);
-    tests/test_verifier.py checks the two agree. Returns how many layers were merged."""
-    merged = 0
-    with torch.no_grad():
-        for key, a in state.items():
-            if (found := LORA_KEY.match(key)) is None:
-                continue
-            b = state[key.replace(".lora_A.", ".lora_B.")]
-            base.get_submodule(found["module"]).weight += scaling * (b.float() @ a.float())
-            merged += 1
-    return merged
-
-
 def load_merged_verifier(folder: Path) -> MergedVerifierNet:
     """The trained verifier from an artifact folder, its adapters merged, ready to infer."""
     state, config = _trained_state(folder)
-    base = AutoModel.from_pretrained(encoder_path(), local_files_only=True, add_pooling_layer=False)
-    layers = base.named_modules()
-    targets = [n for n, m in layers if isinstance(m, nn.Linear) and re.fullmatch(LORA_TARGETS, n)]
-    if merge_lora(base, state, config.lora_alpha / config.lora_r) != len(targets):
-        msg = f"not one adapter on each of its {len(targets)} adapted layers"
-        raise ArtifactError(f"verifier weights do not fit its config: {msg}")
+    base = merged_base("verifier", state, config.lora_r, config.lora_alpha)
     heads = {k: v for k, v in state.items() if k.split(".")[0] in ("verdict_head", "stance_head")}
-    return MergedVerifierNet(config, base.eval(), heads).eval()
+    return MergedVerifierNet(config, base, heads).eval()
 
 
 @dataclass(frozen=True, slots=True)

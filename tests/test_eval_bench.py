@@ -37,6 +37,7 @@ def test_ratios_are_against_the_first_configuration_per_endpoint_and_phase() -> 
         return {
             "backend": "torch",
             "verifier": verifier,
+            "extractor": "finetuned",
             "endpoint": endpoint,
             "phase": "single",
             "p50_ms": p50,
@@ -57,13 +58,17 @@ def test_ratios_are_against_the_first_configuration_per_endpoint_and_phase() -> 
 def test_server_timings_give_the_verifiers_share() -> None:
     result = LoadResult(1, 1.0, Counter({200: 3}), [10.0, 20.0, 30.0])
     result.timings_ms = [
-        {"verify_ms": 10.0, "total_ms": 40.0},
-        {"verify_ms": 30.0, "total_ms": 60.0},
-        {"verify_ms": 20.0, "total_ms": 50.0},
+        {"summarize_ms": 5.0, "verify_ms": 10.0, "total_ms": 40.0},
+        {"summarize_ms": 7.0, "verify_ms": 30.0, "total_ms": 60.0},
+        {"summarize_ms": 6.0, "verify_ms": 20.0, "total_ms": 50.0},
     ]
     summary = result.summary()
-    assert summary["server_timings_p50_ms"] == {"total_ms": 50.0, "verify_ms": 20.0}
-    assert _server_parts(summary) == {"server_verify_ms": 20.0, "verify_share": 0.4}
+    assert summary["server_timings_p50_ms"] == {"summarize_ms": 6.0, "total_ms": 50.0, "verify_ms": 20.0}
+    assert _server_parts(summary) == {
+        "server_summarize_ms": 6.0,
+        "server_verify_ms": 20.0,
+        "verify_share": 0.4,
+    }
     assert _server_parts(LoadResult(1, 1.0).summary()) == {}
 
 

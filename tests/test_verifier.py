@@ -17,12 +17,12 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 from opslens.model.artifact import ArtifactError, init_artifact, load_component_state, save_component_state
 from opslens.model.encoder import encoder_path
 from opslens.model.evidence import EvidenceWindow, select_window
+from opslens.model.lora import base_identity
 from opslens.model.verifier import (
     COMPONENT,
     ClaimVerifier,
     VerifierConfig,
     VerifierNet,
-    base_identity,
     collate,
     pair_ids,
 )

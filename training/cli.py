@@ -1,6 +1,7 @@
-"""`opslens train extractive|stance|abstractive|verifier --config FILE [overrides] [--resume]`: train
-one component (the extractive scorer, the stance classifier, the abstractive generator's LoRA
-adapter, or the claim verifier) and write it into an artifact folder."""
+"""`opslens train extractive|extractive-encoder|stance|abstractive|verifier --config FILE [overrides]
+[--resume]`: train one component (the extractive scorer, the fine-tuned extractive encoder, the
+stance classifier, the abstractive generator's LoRA adapter, or the claim verifier) and write it
+into an artifact folder."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from opslens.training import distributed
 from opslens.training.config import (
     AbstractiveTrainConfig,
+    ExtractiveEncoderTrainConfig,
     ExtractiveTrainConfig,
     StanceTrainConfig,
     VerifierTrainConfig,
@@ -19,7 +21,7 @@ from opslens.training.config import (
 )
 
 CONFIGS = Path(__file__).parent / "configs"  # the shipped config of each task
-TASKS = ("extractive", "stance", "abstractive", "verifier")
+TASKS = ("extractive", "extractive-encoder", "stance", "abstractive", "verifier")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -73,6 +75,14 @@ def run(args: argparse.Namespace) -> int:
 
             out = train_extractive(
                 load_config(ExtractiveTrainConfig, config_path, overrides),
+                resume=args.resume,
+                command=command,
+            )
+        elif args.task == "extractive-encoder":
+            from opslens.training.extractive_encoder import train_extractive_encoder
+
+            out = train_extractive_encoder(
+                load_config(ExtractiveEncoderTrainConfig, config_path, overrides),
                 resume=args.resume,
                 command=command,
             )

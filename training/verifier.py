@@ -25,13 +25,13 @@ from transformers import AutoTokenizer
 from opslens.eval.stance_metrics import calibration, stance_metrics
 from opslens.model.cache import file_sha256
 from opslens.model.encoder import encoder_path
+from opslens.model.lora import base_identity
 from opslens.model.verifier import (
     COMPONENT,
     NLI_LABELS,
     STANCES,
     VerifierConfig,
     VerifierNet,
-    base_identity,
     collate,
     pair_ids,
 )

@@ -43,7 +43,8 @@ from opslens.model.artifact import (
 )
 from opslens.model.card import write_card
 from opslens.model.encoder import encoder_path
-from opslens.model.verifier import BASE_RECORD, COMPONENT, VerifierConfig, VerifierNet, base_identity
+from opslens.model.lora import BASE_RECORD, base_identity
+from opslens.model.verifier import COMPONENT, VerifierConfig, VerifierNet
 from opslens.training.verifier_pairs import load_pairs
 
 WEIGHTS = "weights.safetensors"  # travels as two xz files, its even and odd bytes
