@@ -38,6 +38,7 @@ COMPONENT = "extractive_encoder"
 class ExtractiveEncoderConfig(AdapterConfig):
     window_tokens: int = 256
     max_sentence_tokens: int = 128
+    context_tokens: int = 0  # of the sentences before a window, read at its start, not scored there
     scorer: ExtractiveConfig = ExtractiveConfig()
 
 
@@ -59,25 +60,38 @@ def pack_windows(
     pad_id: int,
     window_tokens: int,
     max_sentence_tokens: int,
+    context_tokens: int = 0,
 ) -> Windows:
     """Pack each article's tokenized sentences, whole and in order, into windows; an article's
-    windows are its own (no window mixes two articles)."""
+    windows are its own (no window mixes two articles). Every window after an article's first
+    opens with up to `context_tokens` of the sentences before it, read but not scored there: the
+    encoder learns that a window's first sentences are an article's lead, and without this
+    context the first sentences of every later window would look like one."""
     windows: list[tuple[list[int], list[int]]] = []
     spans: list[tuple[int, int, int]] = []  # per sentence: window, start, end
     budget = min(max_sentence_tokens, window_tokens - 2)
     for article in articles:
-        ids: list[int] = []
-        types: list[int] = []
-        for sentence in article:
-            piece = [cls_id, *sentence[:budget], sep_id]
-            if ids and len(ids) + len(piece) > window_tokens:
-                windows.append((ids, types))
-                ids, types = [], []
-            spans.append((len(windows), len(ids), len(ids) + len(piece)))
-            types += [len(spans) % 2] * len(piece)
-            ids += piece
-        if ids:
+        pieces = [[cls_id, *sentence[:budget], sep_id] for sentence in article]
+        i = 0  # the first sentence the next window scores
+        while i < len(pieces):
+            first = i  # the first sentence it reads
+            while first > 0 and sum(map(len, pieces[first - 1 : i])) <= context_tokens:
+                first -= 1
+            if sum(map(len, pieces[first : i + 1])) > window_tokens:
+                first = i  # no room for context beside a long sentence
+            ids: list[int] = []
+            types: list[int] = []
+            scored = 0
+            for k in range(first, len(pieces)):
+                if k >= i:
+                    if scored and len(ids) + len(pieces[k]) > window_tokens:
+                        break
+                    spans.append((len(windows), len(ids), len(ids) + len(pieces[k])))
+                    scored += 1
+                types += [(k + 1) % 2] * len(pieces[k])
+                ids += pieces[k]
             windows.append((ids, types))
+            i += scored
     width = max(len(ids) for ids, _ in windows)
     input_ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(windows), width), dtype=torch.long)
@@ -189,4 +203,5 @@ def article_windows(
         tok.pad_token_id,
         config.window_tokens,
         config.max_sentence_tokens,
+        config.context_tokens,
     )

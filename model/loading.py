@@ -112,7 +112,9 @@ def load_parts(
             generator, _ = on_demand.get()
     checker, checker_on_demand, checker_config = None, None, None
     if (checking := _loading(verifier)) != "off" and VERIFIER in manifest.components:
-        checker_on_demand = OnDemand(lambda: ClaimVerifier.load(folder, encoder))
+        checker_on_demand = OnDemand(
+            lambda: ClaimVerifier.load(folder, encoder, backend=backend, cache_dir=cache_dir, threads=threads)
+        )
         checker_config = VerifierConfig.model_validate(read_component_meta(folder, VERIFIER)["config"])
         if checking == "on":
             checker, _ = checker_on_demand.get()

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -37,7 +38,11 @@ from opslens.model.evidence import (
     claim_budget,
     select_window,
 )
-from opslens.model.lora import AdapterConfig, adapted, check_base, load_base, merged_base
+from opslens.model.lora import AdapterConfig, adapted, check_base, load_base, served_encoder
+from opslens.model.options import DEFAULT_BACKEND, Backend
+
+if TYPE_CHECKING:
+    from opslens.model.onnx_adapted import OnnxHidden  # imports onnxruntime: the onnx extra only
 
 COMPONENT = "verifier"
 NLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -147,11 +152,13 @@ class MergedVerifierNet(nn.Module):
     """For inference: the base encoder with the adapters folded into its weights, and the heads.
     Built without peft, whose import alone holds ~140 MB of a server's memory."""
 
-    def __init__(self, config: VerifierConfig, encoder: nn.Module, heads: dict[str, torch.Tensor]) -> None:
+    def __init__(
+        self, config: VerifierConfig, encoder: nn.Module | OnnxHidden, heads: dict[str, torch.Tensor]
+    ) -> None:
         super().__init__()
         self.config = config
         self.encoder = encoder
-        hidden = encoder.config.hidden_size
+        hidden = heads["verdict_head.weight"].shape[1]
         self.verdict_head = nn.Linear(hidden, len(config.verdicts))
         self.stance_head = nn.Linear(hidden, len(config.stances))
         try:
@@ -160,10 +167,20 @@ class MergedVerifierNet(nn.Module):
             raise ArtifactError(f"verifier heads do not fit its config: {exc}") from exc
 
 
-def load_merged_verifier(folder: Path) -> MergedVerifierNet:
-    """The trained verifier from an artifact folder, its adapters merged, ready to infer."""
+def load_merged_verifier(
+    folder: Path,
+    *,
+    backend: Backend = DEFAULT_BACKEND,
+    cache_dir: Path | None = None,
+    threads: int | None = None,
+) -> MergedVerifierNet:
+    """The trained verifier from an artifact folder, its adapters merged, ready to infer; with the
+    onnx backend, an int8 ONNX Runtime copy of the merged encoder (built and cached on first use)."""
     state, config = _trained_state(folder)
-    base = merged_base("verifier", state, config.lora_r, config.lora_alpha)
+    r, alpha = config.lora_r, config.lora_alpha
+    base = served_encoder(
+        folder, COMPONENT, state, r, alpha, backend=backend, cache_dir=cache_dir, threads=threads
+    )
     heads = {k: v for k, v in state.items() if k.split(".")[0] in ("verdict_head", "stance_head")}
     return MergedVerifierNet(config, base, heads).eval()
 
@@ -202,8 +219,17 @@ class ClaimVerifier:
         self.batch_size = batch_size
 
     @classmethod
-    def load(cls, folder: Path, encoder: Encoder, **kwargs) -> ClaimVerifier:
-        net = load_merged_verifier(folder)
+    def load(
+        cls,
+        folder: Path,
+        encoder: Encoder,
+        *,
+        backend: Backend = DEFAULT_BACKEND,
+        cache_dir: Path | None = None,
+        threads: int | None = None,
+        **kwargs,
+    ) -> ClaimVerifier:
+        net = load_merged_verifier(folder, backend=backend, cache_dir=cache_dir, threads=threads)
         tokenizer = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
         tokenizer.model_max_length = 1 << 30  # pairs are cut in pair_ids, not by the tokenizer
         return cls(net, tokenizer, encoder, merge=False, **kwargs)

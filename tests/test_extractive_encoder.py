@@ -52,6 +52,19 @@ def test_sentences_are_packed_whole_in_order_and_pooled() -> None:
     assert seg[0] != seg[1] and seg[1] != seg[2] and seg[2] != seg[3]
 
 
+def test_later_windows_open_with_context_that_is_read_but_not_scored() -> None:
+    article = [_sentence(n, 1000 + 100 * i) for i, n in enumerate([6, 6, 6, 6, 6, 6])]  # 8 tokens each
+    w = pack_windows([article], CLS, SEP, PAD, window_tokens=24, max_sentence_tokens=12, context_tokens=8)
+    width = w.input_ids.shape[1]
+    owner = [int(torch.nonzero(w.pool[s]).flatten()[0]) // width for s in range(len(article))]
+    assert owner == [0, 0, 0, 1, 1, 2]  # each sentence scored once, in order
+    assert (w.attention_mask.sum(1) <= 24).all()
+    # Window 1 opens with sentence 2 (context, read not scored), then scores sentences 3 and 4.
+    assert w.input_ids[1, :8].tolist() == [CLS, *article[2], SEP]
+    assert w.pool[:, width : width + 8].abs().sum() == 0
+    assert w.input_ids[2, :8].tolist() == [CLS, *article[4], SEP]
+
+
 def test_a_long_sentence_is_read_by_its_first_tokens_and_still_scored() -> None:
     articles = [[_sentence(3, 1000), _sentence(40, 1100), _sentence(2, 1200)]]
     w = pack_windows(articles, CLS, SEP, PAD, window_tokens=16, max_sentence_tokens=12)

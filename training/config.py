@@ -35,6 +35,7 @@ class TrainConfig(BaseModel):
     eval_every: int = 500  # optimizer steps; also at the end of each epoch
     log_every: int = 50  # optimizer steps between train-loss log lines
     max_train_examples: int | None = None
+    max_steps: int | None = None  # stop after this many optimizer steps (the schedule decays to 0 there)
     max_validation_examples: int | None = None
     encode_batch_size: int = 64
     threads: int | None = None

@@ -162,6 +162,7 @@ def train_extractive_encoder(
             tok.pad_token_id,
             cfg.model.window_tokens,
             cfg.model.max_sentence_tokens,
+            cfg.model.context_tokens,
         )
         n = max(len(y) for _, y in batch)
         targets = torch.zeros(len(batch), n)

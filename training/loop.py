@@ -82,7 +82,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     # and DDP averages the gradients, so all ranks take the same optimizer steps.
     trained = DistributedDataParallel(model) if distributed.world_size() > 1 else model
     batches_per_epoch = (len(task.train_items) + cfg.batch_size - 1) // cfg.batch_size
-    total_steps = batches_per_epoch * cfg.epochs
+    total_steps = min(batches_per_epoch * cfg.epochs, cfg.max_steps or batches_per_epoch * cfg.epochs)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
@@ -153,6 +153,8 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
             len(task.train_items), generator=torch.Generator().manual_seed(cfg.seed + epoch)
         )
         for b in range(first, batches_per_epoch):
+            if step >= total_steps:
+                break
             t0 = time.perf_counter()
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].tolist()
             loss = task.loss(trained, task.collate([task.train_items[i] for i in distributed.shard(idx)]))
@@ -177,7 +179,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
                     },
                 )
                 progress.set_postfix(loss=f"{float(loss.detach()):.4f}")
-            if step % cfg.eval_every == 0 or b == batches_per_epoch - 1:
+            if step % cfg.eval_every == 0 or b == batches_per_epoch - 1 or step == total_steps:
                 evaluate()
             if step % cfg.checkpoint_every == 0 or step == total_steps:
                 checkpoint()
