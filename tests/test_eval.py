@@ -31,23 +31,29 @@ def test_summarization_beats_lead3_on_heldout(tmp_path: Path) -> None:
         assert 0 < m[key] < 100
         low, high = m["ci95"][key]
         assert low <= m[key] <= high
-    assert m["rouge1"] > lead["rouge1"], (m["rouge1"], lead["rouge1"])
+    # Measured 38.22 / 16.80 / 34.88 against lead-3's 37.77 / 16.61 / 34.31 (ratio 1.012).
+    for key in ("rouge1", "rouge2", "rougeLsum"):
+        assert m[key] > lead[key], (key, m[key], lead[key])
+    assert m["rouge1"] >= 1.005 * lead["rouge1"], (m["rouge1"], lead["rouge1"])
+    # The fine-tuned encoder against the frozen-vector scorer of the same artifact (37.84), same run.
+    assert m["rouge1"] >= results["baselines"]["extractive, frozen vectors"]["rouge1"]
     assert results["provenance"]["examples"] >= 200
     assert len(results["provenance"]["data_sha256"]) == 64
     assert "random3" in results["baselines"]
     matched = results["baselines"]["lead, extractive's length"]
-    assert m["rouge1"] >= 0.99 * matched["rouge1"]  # measured 37.84 vs 37.82
+    assert m["rouge1"] >= matched["rouge1"]  # measured 38.22 vs 37.92
 
 
 def test_bbc_summaries_against_lead_at_the_same_length(tmp_path: Path) -> None:
-    """The cased BBC held-out set: today's extractive model sits just under lead-3 there
-    (measured 44.91 vs 45.61, and 45.36 for lead cut to its length); the floor keeps it so."""
+    """The cased BBC held-out set: the fine-tuned extractive model measured 45.78 against lead-3's
+    45.61, lead cut to its length 44.75 and the frozen-vector scorer 44.91."""
     results = _run("summarization-bbc", tmp_path, "--bootstrap", "200", "--mode", "extractive")
     assert results["provenance"]["examples"] == 236
     m, base = results["metrics"], results["baselines"]
     matched = base["lead, extractive's length"]
     assert abs(matched["summary_words_mean"] - m["summary_words_mean"]) < 1.0  # the same length
-    assert m["rouge1"] >= 0.97 * base["lead3"]["rouge1"] and m["rouge1"] >= 0.97 * matched["rouge1"]
+    assert m["rouge1"] >= 0.99 * base["lead3"]["rouge1"] and m["rouge1"] >= matched["rouge1"]
+    assert m["rouge1"] >= base["extractive, frozen vectors"]["rouge1"]
 
 
 def test_the_shipped_artifact_has_the_abstractive_adapter() -> None:
