@@ -41,6 +41,7 @@ TASKS = {
         ("fnc_score", "macro_f1", "accuracy", "disagree_f1"),
     ),
     "summarization": ("summarization", "News summarization", ("rouge1", "rouge2", "rougeLsum")),
+    "summarization-bbc": ("summarization", "News summarization", ("rouge1", "rouge2", "rougeLsum")),
     "factcheck": (
         "text-classification",
         "Summary factual consistency",
