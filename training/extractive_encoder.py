@@ -53,13 +53,9 @@ def _selected(sentences: Sequence[str], summary: str) -> list[int]:
     return [i for i, s in enumerate(sentences) if len(s) > 20 and s in flat]
 
 
-def _items(
-    tok, sentences: list[list[str]], labels: list[list[int]], max_tokens: int, cache: Path
-) -> list[Item]:
+def _items(tok, sentences: list[list[str]], labels: list[list[int]], max_tokens: int) -> list[Item]:
     """Each article's first sentences within `max_tokens` (2 per sentence for its markers) and
     their 0/1 labels; articles left without a positive sentence teach nothing and are skipped."""
-    if cache.is_file():
-        return [tuple(x) for x in json.loads(cache.read_text(encoding="utf-8"))]
     items = []
     for sents, picked in zip(tqdm(sentences, desc="tokenize", mininterval=10), labels, strict=True):
         ids = tok(sents, add_special_tokens=False)["input_ids"] if sents else []
@@ -72,7 +68,6 @@ def _items(
         y = [1.0 if i in picked else 0.0 for i in range(len(kept))]
         if any(y):
             items.append((kept, y))
-    cache.write_text(json.dumps(items), encoding="utf-8")
     return items
 
 
@@ -106,8 +101,9 @@ def train_extractive_encoder(
             )
         ],
     )
-    items = _items(
-        tok, train_sents, labels, cfg.max_train_tokens, cache / f"{key}-{cfg.max_train_tokens}.json"
+    items = _cached(
+        cache / f"{key}-{cfg.max_train_tokens}.json",
+        lambda: _items(tok, train_sents, labels, cfg.max_train_tokens),
     )
     validations = {"": (val_ds[cfg.article_field], val_ds[cfg.summary_field])}
     if cfg.selection_file:
@@ -121,8 +117,9 @@ def train_extractive_encoder(
         sel_labels = [
             _selected(s, ref) for s, ref in zip(sel_sents, sel_train[cfg.summary_field], strict=True)
         ]
-        sel_items = _items(
-            tok, sel_sents, sel_labels, cfg.max_train_tokens, cache / f"{skey}-{cfg.max_train_tokens}.json"
+        sel_items = _cached(
+            cache / f"{skey}-{cfg.max_train_tokens}.json",
+            lambda: _items(tok, sel_sents, sel_labels, cfg.max_train_tokens),
         )
         items += sel_items * cfg.selection_repeat
         limit = cfg.max_validation_examples or len(sel_val)
