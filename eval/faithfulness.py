@@ -26,4 +26,19 @@ def figures(results: Sequence[Faithfulness]) -> dict[str, float]:
         out[f"unsupported_{kind}_per_summary"] = (
             sum(sum(s.kind == kind for s in r.unsupported) for r in results) / n
         )
+    return out | verdict_shares(results)
+
+
+def verdict_shares(results: Sequence[Faithfulness]) -> dict[str, float]:
+    """The claim verifier's verdicts on generated sentences: the share it calls contradicted or
+    not found among all of them (before the policy) and among those served (after it). Empty
+    when no verifier judged the sentences."""
+    written = [s for r in results for s in r.sentences if s.verdict is not None]
+    if not written:
+        return {}
+    served = [s for s in written if s.kept]
+    out = {"judged_sentences": float(len(written)), "served_sentences": float(len(served))}
+    for verdict in ("contradicted", "not_found"):
+        out[f"share_sentences_{verdict}"] = sum(s.verdict == verdict for s in written) / len(written)
+        out[f"share_served_{verdict}"] = sum(s.verdict == verdict for s in served) / max(len(served), 1)
     return out

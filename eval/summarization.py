@@ -262,6 +262,27 @@ def _faithfulness_table(rows: dict[str, dict[str, Any]]) -> list[str]:
             f"| {100 * f['share_with_unsupported']:.1f}% | {f['unsupported_spans_per_summary']:.2f} "
             f"| {'–' if served is None else f'{100 * served:.1f}%'} | {actions} |"
         )
+    return lines + _verdict_table(rows)
+
+
+def _verdict_table(rows: dict[str, dict[str, Any]]) -> list[str]:
+    rows = {name: f for name, f in rows.items() if "judged_sentences" in f}
+    if not rows:
+        return []
+    lines = [
+        "",
+        "The claim verifier on generated sentences (before the policy: all written; after: those served):",
+        "",
+        "| system | sentences | contradicted before | not found before | served | contradicted after "
+        "| not found after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, f in rows.items():
+        lines.append(
+            f"| {name} | {f['judged_sentences']:.0f} | {100 * f['share_sentences_contradicted']:.1f}% "
+            f"| {100 * f['share_sentences_not_found']:.1f}% | {f['served_sentences']:.0f} "
+            f"| {100 * f['share_served_contradicted']:.1f}% | {100 * f['share_served_not_found']:.1f}% |"
+        )
     return lines
 
 

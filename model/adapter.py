@@ -11,7 +11,7 @@ from transformers import PreTrainedModel
 
 from opslens.model.artifact import component_sha256, load_component_state
 from opslens.model.base_model import BASE_DIST, BASE_GGUF, BASE_NAME, BaseModelError, load_float_model
-from opslens.model.prompt import PROMPT_VERSION
+from opslens.model.prompt import PROMPT_VERSION, PROMPT_VERSIONS
 
 COMPONENT = "abstractive"
 
@@ -28,7 +28,8 @@ class AbstractiveConfig(BaseModel):
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    article_tokens: int = 384  # article tokens kept in the prompt
+    # Article tokens in the prompt: v1 the article's first ones, v2 its best sentences' (prompt.py).
+    article_tokens: int = 256
     # Trained on lower-cased text (the CNN/DailyMail copy we have): the article is lower-cased
     # before prompting, as in training, and the output is recased from the article.
     lowercase: bool = False
@@ -70,9 +71,10 @@ def read_adapter(artifact: Path, meta: dict) -> tuple[AbstractiveConfig, dict[st
             f"{BASE_DIST} has {meta['source_sha256'][:12]}: "
             f"install {BASE_DIST}=={config.base_package_version}"
         )
-    if config.prompt_version != PROMPT_VERSION:
+    if config.prompt_version not in PROMPT_VERSIONS:
         raise BaseModelError(
-            f"the adapter was trained with prompt v{config.prompt_version}, this code has v{PROMPT_VERSION}"
+            f"the adapter was trained with prompt v{config.prompt_version}, this code writes "
+            f"v{', v'.join(map(str, PROMPT_VERSIONS))}"
         )
     return config, state, component_sha256(artifact, COMPONENT)
 

@@ -27,7 +27,7 @@ from opslens.model.base_model import PREPARED, default_cache, prepared_base
 from opslens.model.decoding import DecodingEngine
 from opslens.model.hf_engine import HFEngine
 from opslens.model.options import DEFAULT_ENGINE, DEFAULT_MAX_WORDS, ENGINES, Engine
-from opslens.model.prompt import Prompt, build_prompt
+from opslens.model.prompt import Prompt, Source, build_prompt
 from opslens.model.recase import recase
 
 # Tokens per English word for this tokenizer is about 1.3; leave room to finish the sentence.
@@ -111,33 +111,39 @@ class Generator:
         model = merged_model(folder, meta, config, state)
         return cls(HFEngine(model, tokenizer), tokenizer, config, adapter=state is not None)
 
-    def prompt(self, article: str, max_words: int) -> Prompt:
+    def prompt(self, article: str | Source, max_words: int) -> Prompt:
+        source = Source.of(article) if isinstance(article, str) else article
         return build_prompt(
             self.tokenizer,
-            article.lower() if self.config.lowercase else article,
+            source.lower() if self.config.lowercase else source,
             max_words=max_words,
             article_tokens=self.config.article_tokens,
+            version=self.config.prompt_version,
         )
 
-    def _finish(self, article: str, ids: Sequence[int], max_words: int) -> str:
+    def _finish(self, article: str | Source, ids: Sequence[int], max_words: int) -> str:
         text = self.tokenizer.decode(list(ids), skip_special_tokens=True)
         if self.config.lowercase:
+            if isinstance(article, Source):
+                article = " ".join([article.title or "", article.text])
             text = recase(text, article)
         return trim_to_words(text, max_words)
 
     def generate(
-        self, article: str, *, max_words: int = DEFAULT_MAX_WORDS, max_new_tokens: int | None = None
+        self, article: str | Source, *, max_words: int = DEFAULT_MAX_WORDS, max_new_tokens: int | None = None
     ) -> Generation:
         return self.generate_batch([article], max_words=max_words, max_new_tokens=max_new_tokens)[0]
 
     def generate_batch(
         self,
-        articles: Sequence[str],
+        articles: Sequence[str | Source],
         *,
         max_words: int = DEFAULT_MAX_WORDS,
         max_new_tokens: int | None = None,
     ) -> list[Generation]:
-        """`max_new_tokens` overrides the budget derived from `max_words` (benchmarks, tests)."""
+        """Each article as text or as a `Source` (its sentences with the extractive model's scores,
+        which pick what a v2 prompt quotes). `max_new_tokens` overrides the budget derived from
+        `max_words` (benchmarks, tests)."""
         t0 = time.perf_counter()
         prompts = [self.prompt(a, max_words) for a in articles]
         budget = max_new_tokens or max_new_tokens_for(max_words)
@@ -156,7 +162,7 @@ class Generator:
         ]
 
     def stream(
-        self, article: str, *, max_words: int = DEFAULT_MAX_WORDS, max_new_tokens: int | None = None
+        self, article: str | Source, *, max_words: int = DEFAULT_MAX_WORDS, max_new_tokens: int | None = None
     ) -> Iterator[str | Generation]:
         """Text pieces as they are decoded (for server-sent events), then the finished
         `Generation` (recased and trimmed to `max_words`: run the guard on its text).

@@ -5,13 +5,15 @@ in place of the extractive answer it started from (which stays the fallback)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
 from opslens.model.encoder import Encoder
 from opslens.model.faithfulness import check
 from opslens.model.options import Policy
+from opslens.model.prompt import Source
 from opslens.model.results import Analysis, GenerationInfo
 from opslens.model.text import Document
 from opslens.model.verification import elapsed_ms
@@ -21,10 +23,20 @@ if TYPE_CHECKING:
     from opslens.model.generator import Generation, Generator
 
 
-def generator_input(doc: Document) -> str:
-    """What the generator reads: the article's sentences, without the headings, boilerplate and
-    junk blocks that `parse_document` dropped (they waste the prompt's token budget)."""
-    return " ".join(s.text for s in doc.sentences)
+class Context(NamedTuple):
+    """An article as the extractive pass left it, for the generator and the guard: `doc` with
+    the sentences used, their sentence vectors, and the generator's input."""
+
+    doc: Document
+    vecs: torch.Tensor
+    source: Source
+
+
+def generator_input(doc: Document, scores: Sequence[float], title: str | None) -> Source:
+    """What the generator reads: the article's sentences (without the headings, boilerplate and
+    junk blocks that `parse_document` dropped) with the extractive model's scores, which pick
+    the ones a v2 prompt quotes, and the title."""
+    return Source(tuple(s.text for s in doc.sentences), tuple(scores), title)
 
 
 def guarded(

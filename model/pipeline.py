@@ -20,7 +20,7 @@ from opslens.model.encoder import Encoder
 from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, VerifierUnavailableError
 from opslens.model.extractive import ExtractiveScorer, frozen_scores, summarize
 from opslens.model.extractive_encoder import ExtractiveEncoder
-from opslens.model.guarded import generator_input, guarded
+from opslens.model.guarded import Context, generator_input, guarded
 from opslens.model.html import as_text, read_pages
 from opslens.model.language import screen
 from opslens.model.loading import ABSTRACTIVE, load_parts
@@ -43,7 +43,7 @@ from opslens.model.options import (
 from opslens.model.requests import AnalysisRequest
 from opslens.model.results import Analysis, ModelInfo, Timings, Truncation, Verification
 from opslens.model.stance import StanceClassifier, claim_stances, verified_stances
-from opslens.model.text import Document, parse_document
+from opslens.model.text import parse_document
 from opslens.model.verification import VerifyRequest, elapsed_ms, verify_requests
 from opslens.model.verifier import COMPONENT as VERIFIER
 from opslens.model.verifier import ClaimVerifier
@@ -225,14 +225,12 @@ class OpsLens:
         if any(r.mode == "abstractive" for r in requests):
             self.load_generator()  # refuse (or load) before any work is done
         out, contexts = self._extract(requests)
-        todo = [(i, *contexts[i]) for i, r in enumerate(requests) if r.mode == "abstractive"]
+        todo = [(i, contexts[i]) for i, r in enumerate(requests) if r.mode == "abstractive"]
         if todo:
             self._generate_guarded(requests, out, todo)
         return out
 
-    def _extract(
-        self, requests: Sequence[AnalysisRequest]
-    ) -> tuple[list[Analysis], list[tuple[Document, torch.Tensor]]]:
+    def _extract(self, requests: Sequence[AnalysisRequest]) -> tuple[list[Analysis], list[Context]]:
         """Extractive summaries and stances, plus each article as used (sentences within the
         limit) with its sentence vectors, for the faithfulness guard."""
         t0 = time.perf_counter()
@@ -261,7 +259,7 @@ class OpsLens:
         extract_ms = elapsed_ms(t_ext) / len(requests)
 
         out: list[Analysis] = []
-        contexts: list[tuple[Document, torch.Tensor]] = []
+        contexts: list[Context] = []
         cursor = 0
         for k, (req, doc, sents, page, language) in enumerate(
             zip(requests, docs, used, pages, languages, strict=True)
@@ -272,9 +270,8 @@ class OpsLens:
             cursor += len(sent_vecs) + len(claims)
 
             t2 = time.perf_counter()
-            picked = summarize(
-                sents, scores[k] if scores else frozen_scores(self.scorer, sent_vecs), req.max_sentences
-            )
+            article_scores = scores[k] if scores else frozen_scores(self.scorer, sent_vecs)
+            picked = summarize(sents, article_scores, req.max_sentences)
             summarize_ms = extract_ms + elapsed_ms(t2)
             t3 = time.perf_counter()
             stances = claim_stances(self.stance, claims, claim_vecs, sents, sent_vecs)
@@ -315,43 +312,44 @@ class OpsLens:
                     ),
                 )
             )
-            contexts.append((replace(doc, sentences=tuple(sents)), sent_vecs))
+            used_doc = replace(doc, sentences=tuple(sents))
+            source = generator_input(used_doc, article_scores, req.title)
+            contexts.append(Context(used_doc, sent_vecs, source))
         return out, contexts
 
     def _generate_guarded(
         self,
         requests: Sequence[AnalysisRequest],
         out: list[Analysis],
-        items: list[tuple[int, Document, torch.Tensor]],
+        items: list[tuple[int, Context]],
     ) -> None:
         """Generate the abstractive summaries of `items` (one decode batch per max_words) and
         replace each extractive answer in `out` with the guarded generation."""
         generator = self._need_generator()
-        by_length: dict[int, list[tuple[int, Document, torch.Tensor]]] = {}
+        by_length: dict[int, list[tuple[int, Context]]] = {}
         for item in items:
             by_length.setdefault(requests[item[0]].max_words, []).append(item)
         for max_words, group in by_length.items():
             t0 = time.perf_counter()
             generations = generator.generate_batch(
-                [generator_input(doc) for _, doc, _ in group], max_words=max_words
+                [context.source for _, context in group], max_words=max_words
             )
             generate_ms = elapsed_ms(t0) / len(group)
-            for (i, doc, vecs), generation in zip(group, generations, strict=True):
-                out[i] = self._guarded(out[i], requests[i], doc, vecs, generation, generate_ms)
+            for (i, context), generation in zip(group, generations, strict=True):
+                out[i] = self._guarded(out[i], requests[i], context, generation, generate_ms)
 
     def _guarded(
         self,
         extractive: Analysis,
         req: AnalysisRequest,
-        doc: Document,
-        vecs: torch.Tensor,
+        context: Context,
         generation: Generation,
         generate_ms: float,
     ) -> Analysis:
         return guarded(
             extractive,
-            doc,
-            vecs,
+            context.doc,
+            context.vecs,
             generation,
             generator=self._need_generator(),
             encoder=self.encoder,
@@ -366,10 +364,10 @@ class OpsLens:
         `Analysis` (guarded, with stances). Close the iterator to stop decoding."""
         generator = self._need_generator()
         with torch.inference_mode():
-            [extractive], [(doc, vecs)] = self._extract([request])
+            [extractive], [context] = self._extract([request])
         t0 = time.perf_counter()
         generation = None
-        for piece in generator.stream(generator_input(doc), max_words=request.max_words):
+        for piece in generator.stream(context.source, max_words=request.max_words):
             if isinstance(piece, str):
                 yield piece
             else:
@@ -377,5 +375,5 @@ class OpsLens:
         if generation is None:  # the generator always ends with its Generation
             raise RuntimeError("generator stream ended without a result")
         with torch.inference_mode():
-            result = self._guarded(extractive, request, doc, vecs, generation, elapsed_ms(t0))
+            result = self._guarded(extractive, request, context, generation, elapsed_ms(t0))
         yield result

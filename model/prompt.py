@@ -1,27 +1,68 @@
 """The chat prompt of the abstractive summarizer: one definition for training and inference,
-so the fine-tuned adapter always sees the prompt it was trained on."""
+so the fine-tuned adapter always sees the prompt it was trained on.
+
+Two versions, recorded in every adapter's config:
+- v1: the article's first `article_tokens` tokens (what 1.0–1.3 adapters were trained on);
+- v2 (extract, then write): the title, when there is one, and the extractive model's
+  best-scored sentences within `article_tokens` tokens, quoted in article order. The whole
+  article is covered, the prompt is shorter, and every fact the generator may use is in it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
 from opslens.model.options import MAX_WORDS, MIN_WORDS
+from opslens.model.text import split_sentences
 
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2  # what new adapters and the zero-shot base are prompted with
+PROMPT_VERSIONS = (1, 2)
 SYSTEM = "You are a careful news editor. You write short, factual summaries."
 INSTRUCTION = (
     "Summarize the article below in at most {max_words} words, in two or three sentences. "
     "Use only names, numbers and dates that appear in the article."
 )
+INSTRUCTION_V2 = (
+    "Below are the key sentences of a news article. Summarize the article in at most {max_words} "
+    "words, in two or three sentences. Use only names, numbers and dates that appear below."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What the generator summarizes: the article's sentences in order, the extractive model's
+    score of each (None: read them in article order) and the title, when there is one."""
+
+    sentences: tuple[str, ...]
+    scores: tuple[float, ...] | None = None
+    title: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.scores is not None and len(self.scores) != len(self.sentences):
+            raise ValueError(f"{len(self.scores)} scores for {len(self.sentences)} sentences")
+
+    @classmethod
+    def of(cls, article: str, title: str | None = None) -> Source:
+        """An article given as text, unscored (v2 then quotes its lead)."""
+        return cls(tuple(s.text for s in split_sentences(article)), None, title)
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(s.split()) for s in self.sentences)
+
+    def lower(self) -> Source:
+        title = self.title.lower() if self.title else self.title
+        return Source(tuple(s.lower() for s in self.sentences), self.scores, title)
 
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
     input_ids: list[int]
     article_tokens: int  # tokens of the article kept in the prompt
-    truncated: bool  # the article was cut to fit the token budget
+    truncated: bool  # part of the article is not in the prompt
 
 
 def fit_article(tokenizer: PreTrainedTokenizerBase, article: str, budget: int) -> tuple[str, int, bool]:
@@ -37,19 +78,66 @@ def fit_article(tokenizer: PreTrainedTokenizerBase, article: str, budget: int) -
     return article[:end], budget, True
 
 
+def select_extract(
+    tokenizer: PreTrainedTokenizerBase, sentences: Sequence[str], scores: Sequence[float] | None, budget: int
+) -> tuple[str, int]:
+    """The sentences v2 quotes, best-scored first while they fit in `budget` tokens (one that
+    does not fit is passed over for shorter ones), joined in article order; unscored, the lead.
+    When not even the best one fits, its first `budget` tokens. Returns (text, tokens)."""
+    if budget < 1:
+        raise ValueError(f"article token budget must be positive, got {budget}")
+    texts = [" ".join(s.split()) for s in sentences]
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+    order = sorted(range(len(texts)), key=lambda i: (-scores[i], i)) if scores else range(len(texts))
+    chosen, used = [], 0
+    for i in order:
+        if lengths[i] and used + lengths[i] <= budget:
+            chosen.append(i)
+            used += lengths[i]
+    if not chosen:
+        best = next((i for i in order if lengths[i]), None)
+        if best is None:
+            return "", 0
+        text, n, _ = fit_article(tokenizer, texts[best], budget)
+        return text, n
+    return " ".join(texts[i] for i in sorted(chosen)), used
+
+
+def _article_text(
+    tokenizer: PreTrainedTokenizerBase, source: Source, budget: int, version: int
+) -> tuple[str, int, bool]:
+    if version == 1:
+        return fit_article(tokenizer, source.text, budget)
+    text, kept = select_extract(tokenizer, source.sentences, source.scores, budget)
+    whole = len(tokenizer(source.text, add_special_tokens=False)["input_ids"])
+    return text, kept, kept < whole
+
+
 def build_prompt(
-    tokenizer: PreTrainedTokenizerBase, article: str, *, max_words: int, article_tokens: int
+    tokenizer: PreTrainedTokenizerBase,
+    source: Source | str,
+    *,
+    max_words: int,
+    article_tokens: int,
+    version: int = PROMPT_VERSION,
 ) -> Prompt:
     """Chat-template token ids ending with the assistant turn's opening, ready to generate."""
-    if not article.strip():
+    if isinstance(source, str):
+        source = Source.of(source)
+    if not source.text.strip():
         raise ValueError("article is empty")
     if not MIN_WORDS <= max_words <= MAX_WORDS:
         raise ValueError(f"max_words must be between {MIN_WORDS} and {MAX_WORDS}, got {max_words}")
-    text, kept, truncated = fit_article(tokenizer, " ".join(article.split()), article_tokens)
-    messages = [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": INSTRUCTION.format(max_words=max_words) + "\n\nArticle:\n" + text},
-    ]
+    if version not in PROMPT_VERSIONS:
+        raise ValueError(f"unknown prompt version {version}; this code writes {PROMPT_VERSIONS}")
+    text, kept, truncated = _article_text(tokenizer, source, article_tokens, version)
+    if version == 1:
+        user = INSTRUCTION.format(max_words=max_words) + "\n\nArticle:\n" + text
+    else:
+        title = " ".join((source.title or "").split())
+        title = f"Title: {title}\n\n" if title else ""
+        user = INSTRUCTION_V2.format(max_words=max_words) + "\n\n" + title + "Key sentences:\n" + text
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     if isinstance(ids, dict) or hasattr(ids, "input_ids"):  # some versions return a BatchEncoding
         ids = ids["input_ids"]

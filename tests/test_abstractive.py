@@ -47,11 +47,14 @@ class ScriptedEngine:
         self.gate: threading.Event | None = None
         self.started = threading.Event()
         self.emitted = 0
+        self.prompts: list[Sequence[int]] = []
 
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
+        self.prompts += prompts
         return [self.ids[:max_new_tokens] for _ in prompts]
 
     def stream(self, prompt: Sequence[int], max_new_tokens: int) -> Iterator[int]:
+        self.prompts.append(prompt)
         for i, token in enumerate(self.ids[:max_new_tokens]):
             if i == 1:
                 self.started.set()
@@ -113,6 +116,22 @@ def test_supported_summary_has_evidence_and_no_flags(zero_shot, scripted) -> Non
     _offsets_hold(body, ARTICLE)
     assert body["generation"]["engine"] == "scripted" and body["timings_ms"]["generate_ms"] >= 0
     assert body["sentences"], "the extractive selection (the fallback) is still reported"
+
+
+def test_the_prompt_quotes_the_title_and_the_extractive_models_best_sentences(
+    zero_shot, scripted, example_text: str
+) -> None:
+    from opslens.model.requests import AnalysisRequest
+
+    engine = scripted(SUPPORTED)
+    title = "Russia claims gains"
+    request = AnalysisRequest(text=example_text, title=title, max_sentences=2, mode="abstractive")
+    [result] = zero_shot.analyze_batch([request])
+    prompt = zero_shot.generator.tokenizer.decode(engine.prompts[-1])
+    assert "Title: Russia claims gains\n\nKey sentences:\n" in prompt
+    best = [" ".join(s.text.split()) for s in result.sentences]  # the extractive summary, in order
+    assert len(best) == 2 and all(s in prompt for s in best) and prompt.index(best[0]) < prompt.index(best[1])
+    assert result.generation.article_truncated  # the example is longer than the prompt's budget
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from opslens.eval.faithfulness import figures
+from opslens.eval.faithfulness import figures, verdict_shares
 from opslens.model.faithfulness import (
     check,
     find_dates,
@@ -248,6 +248,27 @@ def test_corpus_figures() -> None:
     assert (f["unsupported_number_per_summary"], f["unsupported_date_per_summary"]) == (0.25, 0.5)
     with pytest.raises(ValueError):
         figures([])
+
+
+def test_verdict_shares_before_and_after_the_policy() -> None:
+    doc = parse_document(ARTICLE)
+    written = check(doc, "Russia lost nearly 30 armored vehicles. Blinken spoke on Tuesday.")
+    assert len(written.sentences) == 2 and verdict_shares([written]) == {}  # no verifier ran
+
+    def judged(*verdicts: tuple[str, bool]):
+        sentences = [
+            s.model_copy(update={"verdict": v, "kept": kept})
+            for s, (v, kept) in zip(written.sentences, verdicts, strict=True)
+        ]
+        return written.model_copy(update={"sentences": sentences})
+
+    dropped = judged(("supported", True), ("contradicted", False))  # drop_sentence
+    flagged = judged(("not_found", True), ("supported", True))  # flag keeps it
+    f = verdict_shares([dropped, flagged])
+    assert (f["judged_sentences"], f["served_sentences"]) == (4, 3)
+    assert (f["share_sentences_contradicted"], f["share_sentences_not_found"]) == (0.25, 0.25)
+    assert (f["share_served_contradicted"], f["share_served_not_found"]) == (0.0, 1 / 3)
+    assert figures([dropped, flagged])["share_sentences_contradicted"] == 0.25
 
 
 def test_rare_words_in_lowercased_output_are_flagged() -> None:

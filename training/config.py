@@ -90,6 +90,11 @@ class AbstractiveTrainConfig(TrainConfig):
     max_summary_tokens: int = 128  # reference tokens kept as the target
     # Skip training pairs whose reference states a number, date or name the article lacks.
     drop_unsupported_references: bool = False
+    # v2 prompts quote the best-scored sentences: scored by this artifact's extractive model
+    # (None: the lead), with the reference's greedy-oracle sentences (this many) put first.
+    selector_artifact: Path | None = None
+    oracle_sentences: int = 3
+    bf16: bool = False  # autocast the training steps (CPUs with AVX512-BF16/AMX)
     base_cache: Path | None = None  # where the float base is prepared (default: ~/.cache/opslens)
     model: AbstractiveConfig = AbstractiveConfig()
 

@@ -4,7 +4,11 @@ exact rows, and the story-level split of stance data."""
 from __future__ import annotations
 
 import hashlib
+import json
 import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import datasets
 
@@ -22,6 +26,15 @@ def load_splits(cfg: TrainConfig, fields: tuple[str, ...]) -> tuple[datasets.Dat
         "validation": describe(cfg.validation_file, val_ds),
     }
     return train_ds, val_ds, record
+
+
+def cached_json(path: Path, make: Callable[[], Any]) -> Any:
+    """`make()`, computed once per run folder: a resumed run reads it back instead."""
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    value = make()
+    path.write_text(json.dumps(value), encoding="utf-8")
+    return value
 
 
 def rows_key(ds: datasets.Dataset, fields: tuple[str, ...]) -> str:

@@ -9,7 +9,6 @@ trigram blocking), on whole validation articles, averaged over the validation se
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +32,7 @@ from opslens.model.extractive_encoder import (
 from opslens.model.lora import adapted, base_identity, load_base
 from opslens.model.text import parse_document, words
 from opslens.training.config import ExtractiveEncoderTrainConfig
-from opslens.training.data import load_splits, rows_key
+from opslens.training.data import cached_json, load_splits, rows_key
 from opslens.training.loop import Task, fit, start_run, training_record, write_component
 from opslens.training.oracle import greedy_oracle
 
@@ -71,14 +70,6 @@ def _items(tok, sentences: list[list[str]], labels: list[list[int]], max_tokens:
     return items
 
 
-def _cached(path: Path, make) -> list:
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
-    value = make()
-    path.write_text(json.dumps(value), encoding="utf-8")
-    return value
-
-
 def train_extractive_encoder(
     cfg: ExtractiveEncoderTrainConfig, *, resume: bool = False, command: str = ""
 ) -> Path:
@@ -91,8 +82,10 @@ def train_extractive_encoder(
     t0 = time.time()
 
     key = f"extenc-train-{rows_key(train_ds, fields)}"
-    train_sents = _cached(cache / f"{key}-sentences.json", lambda: _sentences(train_ds[cfg.article_field]))
-    labels = _cached(
+    train_sents = cached_json(
+        cache / f"{key}-sentences.json", lambda: _sentences(train_ds[cfg.article_field])
+    )
+    labels = cached_json(
         cache / f"{key}-oracle{cfg.oracle_sentences}.json",
         lambda: [
             greedy_oracle(s, ref, cfg.oracle_sentences)
@@ -101,7 +94,7 @@ def train_extractive_encoder(
             )
         ],
     )
-    items = _cached(
+    items = cached_json(
         cache / f"{key}-{cfg.max_train_tokens}.json",
         lambda: _items(tok, train_sents, labels, cfg.max_train_tokens),
     )
@@ -111,13 +104,13 @@ def train_extractive_encoder(
         sel_train = sel.filter(lambda r: r[cfg.split_field] == "train")
         sel_val = sel.filter(lambda r: r[cfg.split_field] == "validation")
         skey = f"extenc-selection-{rows_key(sel_train, fields)}"
-        sel_sents = _cached(
+        sel_sents = cached_json(
             cache / f"{skey}-sentences.json", lambda: _sentences(sel_train[cfg.article_field])
         )
         sel_labels = [
             _selected(s, ref) for s, ref in zip(sel_sents, sel_train[cfg.summary_field], strict=True)
         ]
-        sel_items = _cached(
+        sel_items = cached_json(
             cache / f"{skey}-{cfg.max_train_tokens}.json",
             lambda: _items(tok, sel_sents, sel_labels, cfg.max_train_tokens),
         )
