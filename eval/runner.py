@@ -92,6 +92,7 @@ def libraries(backend: Backend, generator_engine: Engine | None) -> dict[str, st
         for p in ("opslens", "torch", "transformers", "rouge-score", "datasets", "scikit-learn")
         + (("onnxruntime",) if backend == "onnx" else ())
         + (("ctranslate2",) if generator_engine == "ct2" else ())
+        + (("onnxruntime-genai",) if generator_engine == "ort" else ())
     }
 
 

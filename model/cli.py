@@ -157,7 +157,8 @@ def _prepare_generator(args: argparse.Namespace) -> int:
     from opslens.model.adapter import COMPONENT
     from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, read_manifest
     from opslens.model.base_model import BaseModelError, default_cache, prepare_base
-    from opslens.model.ct2_engine import CT2Engine, EngineBuildError
+    from opslens.model.ct2_engine import CT2Engine
+    from opslens.model.engine_build import EngineBuildError
     from opslens.model.generator import Generator
 
     base = default_cache(args.cache_dir)

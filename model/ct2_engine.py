@@ -10,27 +10,19 @@ the recorded sha256 before every load.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from opslens.model.cache import file_sha256
+from opslens.model import engine_build
 from opslens.model.decoding import NO_REPEAT_NGRAM, until_end
+from opslens.model.engine_build import EngineBuildError
 from opslens.model.options import ENGINE_NAMES
 
-RECORD = "opslens.json"
 WEIGHTS = "model.bin"
 QUANTIZATION = "int8"
-
-
-class EngineBuildError(RuntimeError):
-    """The converted model is missing, corrupt or could not be built."""
 
 
 def _ct2_version() -> str:
@@ -41,8 +33,7 @@ def _ct2_version() -> str:
 
 def build_key(base_sha256: str, adapter_sha256: str | None) -> str:
     """What a converted model derives from: base weights, adapter, converter and quantization."""
-    parts = [base_sha256, adapter_sha256 or "no-adapter", _ct2_version(), QUANTIZATION]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return engine_build.build_key([base_sha256, adapter_sha256 or "no-adapter", _ct2_version(), QUANTIZATION])
 
 
 def engine_folder(cache_root: Path, key: str) -> Path:
@@ -50,29 +41,18 @@ def engine_folder(cache_root: Path, key: str) -> Path:
 
 
 def verified(folder: Path, key: str) -> bool:
-    """True when `folder` holds a finished conversion for `key` whose weights match the record.
-    A folder for the right key with other weights raises: something changed it after the build."""
-    record = folder / RECORD
-    if not record.is_file() or not (folder / WEIGHTS).is_file():
-        return False
-    meta = json.loads(record.read_text(encoding="utf-8"))
-    if meta.get("key") != key:
-        return False
-    if file_sha256(folder / WEIGHTS) != meta.get("weights_sha256"):
-        raise EngineBuildError(
-            f"checksum mismatch for {folder / WEIGHTS}: delete {folder} or run `opslens prepare abstractive`"
-        )
-    return True
+    return engine_build.verified(folder, key, WEIGHTS)
 
 
 def convert(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: Path, key: str) -> Path:
     """Save `model` (adapter already merged) and convert it to CTranslate2 int8 in `folder`."""
     from ctranslate2.converters import TransformersConverter
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")  # two processes may build at once
-    shutil.rmtree(tmp, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=folder.parent) as hf_dir:
+    meta = {"ctranslate2": _ct2_version(), "quantization": QUANTIZATION}
+    with (
+        engine_build.staged(folder, key, WEIGHTS, **meta) as tmp,
+        tempfile.TemporaryDirectory(dir=folder.parent) as hf_dir,
+    ):
         model.save_pretrained(hf_dir, safe_serialization=True)
         tokenizer.save_pretrained(hf_dir)
         try:
@@ -80,17 +60,7 @@ def convert(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: 
                 str(tmp), quantization=QUANTIZATION, force=True
             )
         except Exception as exc:  # the converter raises plain ValueErrors/KeyErrors
-            shutil.rmtree(tmp, ignore_errors=True)
             raise EngineBuildError(f"CTranslate2 conversion failed: {exc}") from exc
-    meta = {
-        "key": key,
-        "ctranslate2": _ct2_version(),
-        "quantization": QUANTIZATION,
-        "weights_sha256": file_sha256(tmp / WEIGHTS),
-    }
-    (tmp / RECORD).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
     return folder
 
 
@@ -147,3 +117,6 @@ class CT2Engine:
             if step.token_id == self.tokenizer.eos_token_id:
                 return
             yield step.token_id
+
+
+ENGINE = CT2Engine

@@ -16,11 +16,12 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from opslens.model import ct2_engine
+from opslens.model import ct2_engine, engine_build
 from opslens.model.adapter import COMPONENT, AbstractiveConfig, merged_model, read_adapter
 from opslens.model.artifact import component_sha256
 from opslens.model.base_model import PREPARED, default_cache, prepared_base
@@ -55,6 +56,17 @@ def trim_to_words(text: str, max_words: int) -> str:
     return head[: ends[-1]] if ends else head
 
 
+def converted(engine: Engine) -> ModuleType:
+    """The module of an engine that decodes a converted copy of the model, built into the cache
+    on first use: ct2_engine or ort_engine, alike in build_key, engine_folder, verified, convert
+    and ENGINE (the `DecodingEngine` class)."""
+    if engine == "ort":
+        from opslens.model import ort_engine  # onnxruntime-genai is an optional extra
+
+        return ort_engine
+    return ct2_engine
+
+
 def max_new_tokens_for(max_words: int) -> int:
     return int(max_words * TOKENS_PER_WORD) + 8
 
@@ -87,6 +99,7 @@ class Generator:
 
         - "ct2": CTranslate2 int8, converted on first use into the cache and hash-checked;
           once converted, the float model is not loaded at all.
+        - "ort": onnxruntime-genai int8 (the `genai` extra), built and checked the same way.
         - "hf": transformers eager float32.
         """
         if engine not in ENGINES:
@@ -99,14 +112,15 @@ class Generator:
             config, state, adapter_sha = read_adapter(Path(artifact), meta)
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
 
-        if engine == "ct2":
-            key = ct2_engine.build_key(meta["weights_sha256"], adapter_sha)
-            target = ct2_engine.engine_folder(folder.parent, key)
-            if not ct2_engine.verified(target, key):
+        if engine != "hf":
+            built = converted(engine)
+            key = built.build_key(meta["weights_sha256"], adapter_sha)
+            target = built.engine_folder(folder.parent, key)
+            if not built.verified(target, key):
                 model = merged_model(folder, meta, config, state)
-                ct2_engine.convert(model, tokenizer, target, key)
+                built.convert(model, tokenizer, target, key)
                 del model
-            fast = ct2_engine.CT2Engine(target, tokenizer, threads=threads or 0)
+            fast = built.ENGINE(target, tokenizer, threads=threads or 0)
             return cls(fast, tokenizer, config, adapter=state is not None)
         model = merged_model(folder, meta, config, state)
         return cls(HFEngine(model, tokenizer), tokenizer, config, adapter=state is not None)
@@ -204,6 +218,6 @@ def is_built(
         return True
     meta = json.loads((base / PREPARED).read_text(encoding="utf-8"))
     adapter_sha = component_sha256(Path(artifact), COMPONENT) if artifact is not None else None
-    key = ct2_engine.build_key(meta["weights_sha256"], adapter_sha)
-    record = ct2_engine.engine_folder(base.parent, key) / ct2_engine.RECORD
-    return record.is_file() and json.loads(record.read_text(encoding="utf-8")).get("key") == key
+    built = converted(engine)
+    key = built.build_key(meta["weights_sha256"], adapter_sha)
+    return engine_build.is_recorded(built.engine_folder(base.parent, key), key)

@@ -14,8 +14,8 @@ Mode = Literal["extractive", "abstractive"]
 Policy = Literal["flag", "drop_sentence", "fallback"]
 """What the faithfulness guard does with a generated sentence it cannot support."""
 
-Engine = Literal["ct2", "hf"]
-"""How the generator decodes: CTranslate2 int8, or transformers fp32."""
+Engine = Literal["ct2", "ort", "hf"]
+"""How the generator decodes: CTranslate2 int8, onnxruntime-genai int8, or transformers fp32."""
 
 Backend = Literal["torch", "onnx"]
 """How the sentence encoder runs: PyTorch, or an int8 ONNX export."""
@@ -47,7 +47,11 @@ LOADINGS: tuple[Loading, ...] = get_args(Loading)
 FORMATS: tuple[Format, ...] = get_args(Format)
 EXTRACTORS: tuple[Extractor, ...] = get_args(Extractor)
 
-ENGINE_NAMES: dict[Engine, str] = {"ct2": "ctranslate2-int8", "hf": "transformers-fp32"}
+ENGINE_NAMES: dict[Engine, str] = {
+    "ct2": "ctranslate2-int8",
+    "ort": "onnxruntime-genai-int8",
+    "hf": "transformers-fp32",
+}
 """How responses and /info name each engine (known before the engine is loaded)."""
 
 DEFAULT_MODE: Mode = "extractive"

@@ -15,8 +15,8 @@ import torch
 
 from opslens.model.artifact import ArtifactError
 from opslens.model.base_model import BaseModelError
-from opslens.model.ct2_engine import EngineBuildError
 from opslens.model.encoder import Encoder
+from opslens.model.engine_build import EngineBuildError
 from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, VerifierUnavailableError
 from opslens.model.extractive import ExtractiveScorer, frozen_scores, summarize
 from opslens.model.extractive_encoder import ExtractiveEncoder

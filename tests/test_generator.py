@@ -52,6 +52,13 @@ def fast():
     return Generator.load(threads=2, engine="ct2")
 
 
+@pytest.fixture(scope="module")
+def ort8():
+    from opslens.model.generator import Generator
+
+    return Generator.load(threads=2, engine="ort")
+
+
 @pytest.mark.slow
 @needs_base
 def test_prompt_truncates_the_article_at_a_token_boundary(base) -> None:
@@ -90,7 +97,7 @@ def test_v2_prompt_quotes_the_title_and_the_best_sentences_in_article_order(base
 
 @pytest.mark.slow
 @needs_base
-@pytest.mark.parametrize("engine", ["base", "fast"])
+@pytest.mark.parametrize("engine", ["base", "fast", "ort8"])
 def test_generate_and_stream_agree(engine: str, request: pytest.FixtureRequest) -> None:
     from opslens.model.generator import Generation
 
@@ -107,31 +114,42 @@ def test_generate_and_stream_agree(engine: str, request: pytest.FixtureRequest) 
 
 @pytest.mark.slow
 @needs_base
-def test_fast_engine_follows_the_reference(base, fast) -> None:
-    """int8 CTranslate2 and float32 transformers agree on the first greedy tokens."""
+@pytest.mark.parametrize(
+    ("engine", "name"), [("fast", "ctranslate2-int8"), ("ort8", "onnxruntime-genai-int8")]
+)
+def test_fast_engines_follow_the_reference(
+    base, engine: str, name: str, request: pytest.FixtureRequest
+) -> None:
+    """int8 CTranslate2, int8 onnxruntime-genai and float32 transformers agree on the first
+    greedy tokens."""
     ref = base.generate(ARTICLE, max_words=20, max_new_tokens=6)
-    got = fast.generate(ARTICLE, max_words=20, max_new_tokens=6)
-    assert (ref.engine, got.engine) == ("transformers-fp32", "ctranslate2-int8")
+    got = request.getfixturevalue(engine).generate(ARTICLE, max_words=20, max_new_tokens=6)
+    assert (ref.engine, got.engine) == ("transformers-fp32", name)
     assert ref.text.split()[:2] == got.text.split()[:2]
 
 
 @pytest.mark.slow
 @needs_base
-def test_converted_engine_is_hash_checked(fast, tmp_path: Path) -> None:
-    from opslens.model import ct2_engine
+@pytest.mark.parametrize("engine", ["fast", "ort8"])
+def test_converted_engine_is_hash_checked(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from opslens.model import engine_build
+    from opslens.model.generator import converted
 
-    folder = fast.engine.folder
-    record = json.loads((folder / ct2_engine.RECORD).read_text())
-    assert ct2_engine.verified(folder, record["key"])
-    assert not ct2_engine.verified(folder, "another-key")  # another base/adapter: rebuild
+    built = converted("ct2" if engine == "fast" else "ort")
+    folder = request.getfixturevalue(engine).engine.folder
+    record = json.loads((folder / engine_build.RECORD).read_text())
+    assert built.verified(folder, record["key"])
+    assert not built.verified(folder, "another-key")  # another base/adapter: rebuild
     copy = tmp_path / "engine"
     copy.mkdir()
     for f in folder.iterdir():
         (copy / f.name).symlink_to(f)
-    (copy / ct2_engine.RECORD).unlink()
-    (copy / ct2_engine.RECORD).write_text(json.dumps({**record, "weights_sha256": "0" * 64}))
-    with pytest.raises(ct2_engine.EngineBuildError, match="checksum mismatch"):
-        ct2_engine.verified(copy, record["key"])
+    (copy / engine_build.RECORD).unlink()
+    (copy / engine_build.RECORD).write_text(json.dumps({**record, "weights_sha256": "0" * 64}))
+    with pytest.raises(engine_build.EngineBuildError, match="checksum mismatch"):
+        built.verified(copy, record["key"])
 
 
 @pytest.mark.slow
