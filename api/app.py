@@ -74,6 +74,7 @@ def build_generator_aside(settings: Settings, model: OpsLens) -> subprocess.Pope
     if is_built(folder, cache=cache, engine=settings.abstractive.engine):
         return None
     command = [sys.executable, "-m", "opslens.cli", "prepare", "abstractive", "--model-path", str(folder)]
+    command += ["--generator-engine", settings.abstractive.engine]
     if settings.cache_dir:
         command += ["--cache-dir", str(settings.cache_dir)]
     log.info("building the generator for on-demand loading in a child process: %s", " ".join(command))

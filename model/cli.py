@@ -130,8 +130,9 @@ def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
         choices=["encoder", "abstractive"],
         default="encoder",
         help="encoder: the int8 ONNX encoder (default); abstractive: SmolLM2's float copy and its "
-        "CTranslate2 int8 conversion with the artifact's adapter",
+        "conversion for --generator-engine with the artifact's adapter",
     )
+    p.add_argument("--generator-engine", choices=ENGINES, default=DEFAULT_ENGINE, help="abstractive: which")
     p.add_argument("--cache-dir", type=Path, help="folder to build into (default: under OPSLENS_CACHE_DIR)")
     p.add_argument(
         "--model-path", type=Path, help="abstractive: artifact folder (default: the shipped model)"
@@ -157,7 +158,6 @@ def _prepare_generator(args: argparse.Namespace) -> int:
     from opslens.model.adapter import COMPONENT
     from opslens.model.artifact import SHIPPED_ARTIFACT, ArtifactError, read_manifest
     from opslens.model.base_model import BaseModelError, default_cache, prepare_base
-    from opslens.model.ct2_engine import CT2Engine
     from opslens.model.engine_build import EngineBuildError
     from opslens.model.generator import Generator
 
@@ -169,15 +169,15 @@ def _prepare_generator(args: argparse.Namespace) -> int:
         if args.force:  # the conversion is keyed by its inputs; forcing means rebuilding it too
             import shutil
 
-            for old in base.parent.glob("smollm2-135m-ct2-*"):
+            for old in [*base.parent.glob("smollm2-135m-ct2-*"), *base.parent.glob("smollm2-135m-ort-*")]:
                 shutil.rmtree(old, ignore_errors=True)
-        generator = Generator.load(adapter, cache=base, engine="ct2")
+        generator = Generator.load(adapter, cache=base, engine=args.generator_engine)
     except (BaseModelError, EngineBuildError, ArtifactError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    assert isinstance(generator.engine, CT2Engine)  # engine="ct2" above
     print(base)
-    print(generator.engine.folder)
+    if (folder := getattr(generator.engine, "folder", None)) is not None:  # "hf" converts nothing
+        print(folder)
     return 0
 
 

@@ -168,3 +168,21 @@ def test_prepared_base_is_hash_checked(base, tmp_path: Path) -> None:
     (copy / PREPARED).write_text(json.dumps({**meta, "weights_sha256": "0" * 64}))
     with pytest.raises(BaseModelError, match="checksum mismatch"):
         load_base(copy)
+
+
+@pytest.mark.slow
+@needs_base
+@pytest.mark.parametrize("engine", ["ct2", "ort"])
+def test_prepare_builds_the_engine_it_is_asked_for(engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`opslens prepare abstractive` (which the server runs aside before loading on demand)
+    builds the conversion of the engine the server will use, with the shipped adapter."""
+    from opslens.cli import main
+    from opslens.model.artifact import SHIPPED_ARTIFACT
+    from opslens.model.engine_build import RECORD
+    from opslens.model.generator import converted, is_built
+
+    assert main(["prepare", "abstractive", "--generator-engine", engine]) == 0
+    base, folder = (Path(line) for line in capsys.readouterr().out.split())
+    assert folder.name.startswith(f"smollm2-135m-{engine}-") and folder.parent == base.parent
+    assert converted(engine).verified(folder, json.loads((folder / RECORD).read_text())["key"])
+    assert is_built(SHIPPED_ARTIFACT, engine=engine)
