@@ -10,7 +10,6 @@ the recorded sha256 before every load.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -51,10 +50,8 @@ def convert(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: 
     meta = {"ctranslate2": _ct2_version(), "quantization": QUANTIZATION}
     with (
         engine_build.staged(folder, key, WEIGHTS, **meta) as tmp,
-        tempfile.TemporaryDirectory(dir=folder.parent) as hf_dir,
+        engine_build.saved(model, tokenizer, folder.parent) as hf_dir,
     ):
-        model.save_pretrained(hf_dir, safe_serialization=True)
-        tokenizer.save_pretrained(hf_dir)
         try:
             TransformersConverter(hf_dir, low_cpu_mem_usage=True).convert(
                 str(tmp), quantization=QUANTIZATION, force=True

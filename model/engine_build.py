@@ -12,9 +12,12 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from opslens.model.cache import file_sha256
 
@@ -50,6 +53,16 @@ def is_recorded(folder: Path, key: str) -> bool:
     """Whether a finished build for `key` is recorded in `folder` (its weights are not read)."""
     record = folder / RECORD
     return record.is_file() and json.loads(record.read_text(encoding="utf-8")).get("key") == key
+
+
+@contextmanager
+def saved(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, parent: Path) -> Iterator[str]:
+    """`model` (adapter merged) and `tokenizer` saved in a temporary folder under `parent`, in
+    the transformers layout the converters read."""
+    with tempfile.TemporaryDirectory(dir=parent) as hf_dir:
+        model.save_pretrained(hf_dir, safe_serialization=True)
+        tokenizer.save_pretrained(hf_dir)
+        yield hf_dir
 
 
 @contextmanager

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -57,10 +56,8 @@ def convert(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: 
     meta = {"onnxruntime-genai": _genai_version(), "quantization": QUANTIZATION}
     with (
         engine_build.staged(folder, key, WEIGHTS, **meta) as tmp,
-        tempfile.TemporaryDirectory(dir=folder.parent) as hf_dir,
+        engine_build.saved(model, tokenizer, folder.parent) as hf_dir,
     ):
-        model.save_pretrained(hf_dir, safe_serialization=True)
-        tokenizer.save_pretrained(hf_dir)
         command = [
             sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", hf_dir, "-o", str(tmp),
             "-p", QUANTIZATION, "-e", "cpu", "-c", str(Path(hf_dir) / "cache"),
