@@ -79,12 +79,25 @@ def test_both_modes_side_by_side_with_the_zero_shot_baseline(tmp_path: Path) -> 
     assert "**OpsLens abstractive**" in report and "Faithfulness" in report
 
 
-def test_abstractive_mode_alone(tmp_path: Path) -> None:
-    results = _run("summarization", tmp_path, "--limit", "2", "--bootstrap", "50", "--mode", "abstractive")
+# The shipped adapter (prompt v2) on the first 60 held-out articles, CTranslate2 int8: ROUGE-1
+# 25.88 against lead-3's 29.34 on the same articles (ratio 0.882); the claim verifier called
+# 34.5% of the generated sentences contradicted and 15.3% not found, and drop_sentence served
+# none of them. The floor sits 0.06 below the measured ratio.
+ABSTRACTIVE_RATIO_FLOOR = 0.82
+
+
+def test_abstractive_mode_alone_floor_and_grounding(tmp_path: Path) -> None:
+    results = _run("summarization", tmp_path, "--limit", "60", "--bootstrap", "50", "--mode", "abstractive")
     assert results["mode"] == "abstractive" and "modes" not in results
     assert "zero-shot SmolLM2" not in results["baselines"]  # --zero-shot adds it
     assert results["metrics"]["generator"].endswith("(ctranslate2-int8)")
     assert results["provenance"]["config"]["policy"] == "drop_sentence"
+    m, lead = results["metrics"], results["baselines"]["lead3"]
+    assert m["rouge1"] >= ABSTRACTIVE_RATIO_FLOOR * lead["rouge1"], (m["rouge1"], lead["rouge1"])
+    f = m["faithfulness"]
+    assert f["judged_sentences"] >= 60 and f["served_sentences"] > 0
+    assert f["share_served_contradicted"] == 0 and f["share_served_not_found"] == 0
+    assert f["share_final_with_unsupported"] == 0
 
 
 # Floors on the held-out set: what the shipped model reached (stance head for relatedness, claim
