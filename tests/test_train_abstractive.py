@@ -69,6 +69,7 @@ def test_train_two_steps_resume_and_load(tmp_path: Path) -> None:
 
     meta = json.loads((out / "abstractive.json").read_text())
     assert meta["training"]["steps"] == 2 and meta["config"]["base_sha256"]
+    assert meta["config"]["prompt_version"] == 2  # extract, then write (the lead here: no selector)
     assert "abstractive" in json.loads((out / "manifest.json").read_text())["components"]
     assert (out / "abstractive.safetensors").stat().st_size < 20_000_000  # the adapter only
 
