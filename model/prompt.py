@@ -84,6 +84,15 @@ def select_extract(
     """The sentences v2 quotes, best-scored first while they fit in `budget` tokens (one that
     does not fit is passed over for shorter ones), joined in article order; unscored, the lead.
     When not even the best one fits, its first `budget` tokens. Returns (text, tokens)."""
+    text, kept, _ = _extract(tokenizer, sentences, scores, budget)
+    return text, kept
+
+
+def _extract(
+    tokenizer: PreTrainedTokenizerBase, sentences: Sequence[str], scores: Sequence[float] | None, budget: int
+) -> tuple[str, int, bool]:
+    """`select_extract`, plus whether a sentence was left out or cut (from the per-sentence
+    lengths it already has: the article is not tokenized a second time)."""
     if budget < 1:
         raise ValueError(f"article token budget must be positive, got {budget}")
     texts = [" ".join(s.split()) for s in sentences]
@@ -97,10 +106,11 @@ def select_extract(
     if not chosen:
         best = next((i for i in order if lengths[i]), None)
         if best is None:
-            return "", 0
+            return "", 0, False
         text, n, _ = fit_article(tokenizer, texts[best], budget)
-        return text, n
-    return " ".join(texts[i] for i in sorted(chosen)), used
+        return text, n, True
+    left_out = sum(1 for n in lengths if n) > len(chosen)
+    return " ".join(texts[i] for i in sorted(chosen)), used, left_out
 
 
 def _article_text(
@@ -108,9 +118,7 @@ def _article_text(
 ) -> tuple[str, int, bool]:
     if version == 1:
         return fit_article(tokenizer, source.text, budget)
-    text, kept = select_extract(tokenizer, source.sentences, source.scores, budget)
-    whole = len(tokenizer(source.text, add_special_tokens=False)["input_ids"])
-    return text, kept, kept < whole
+    return _extract(tokenizer, source.sentences, source.scores, budget)
 
 
 def build_prompt(
