@@ -44,7 +44,12 @@ def _capitalise_sentences(text: str) -> str:
 
 def recase(text: str, source: str) -> str:
     """`text` with each word spelt as `source` spells it, and sentence starts capitalised."""
-    forms = cased_forms(source)
+    return recase_with(text, cased_forms(source))
+
+
+def recase_with(text: str, forms: dict[str, str]) -> str:
+    """`text` with each word spelt as `forms` (from `cased_forms`) says, and sentence starts
+    capitalised: for spellings gathered once from a large cased corpus."""
 
     def spell(m: re.Match[str]) -> str:
         word = m.group()

@@ -103,7 +103,7 @@ class VerifierTrainConfig(TrainConfig):
     """train_file / validation_file are FNC-1's (stance pairs; bodies for synthetic claims)."""
 
     description: str = ""  # what the config is for, and the arithmetic behind its sizes
-    nli_file: Path  # premise/hypothesis/label pairs (verdict head)
+    nli_file: Path | None = None  # premise/hypothesis/label pairs (verdict head)
     article_files: list[Path] = []  # more training articles for synthetic claims (rows split "train")
     article_field: str = "article"
     split_field: str = "split"  # rows "validation" give validation articles, other values are unused
@@ -118,6 +118,23 @@ class VerifierTrainConfig(TrainConfig):
     synthetic_supported: int = 2  # per article: the sentence itself, a light paraphrase
     synthetic_contradicted: int = 2  # per article: names, numbers, negation, antonym edits
     synthetic_not_found: int = 1  # per article: a sentence of another article
+    # Reference summaries (training/verifier_summaries.py): files of article + summary rows.
+    summary_field: str = "summary"
+    summary_train_file: Path | None = None
+    summary_validation_file: Path | None = None
+    summary_articles: int | None = None  # sampled from the train file
+    summary_validation_articles: int | None = None
+    summary_article_sentences: int = 20  # the article is its first sentences; support is judged on them
+    summary_min_support: float = 0.9  # share of a highlight's content words its article must use
+    summary_contradicted: int = 2  # per article: highlights given a name, number, negation or antonym edit
+    summary_not_found: int = 1  # per article: a highlight of another article
+    casing_files: list[Path] = []  # cased articles whose spelling gives lower-cased summary data capitals
+    # Which kinds of pairs the builder makes: a fine-tune of a shipped verifier may build only
+    # the new kind and train on the earlier run's pairs file beside it (extra_pairs_files).
+    parts: list[Literal["nli", "fnc1", "articles", "summaries"]] = ["nli", "fnc1", "articles", "summaries"]
+    extra_pairs_files: list[Path] = []
+    init_artifact: Path | None = None  # start from this artifact's verifier (its config and weights)
+    max_train_per_source: int | None = None  # cap each source's training pairs, so a small new one counts
     max_validation_per_source: int | None = None
     class_weight_power: float = 0.5  # stance: FNC-1 has 10x more discuss than disagree
     stance_loss_weight: float = 1.0

@@ -3,10 +3,13 @@ exact rows, and the story-level split of stance data."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
+import io
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,18 @@ import datasets
 
 from opslens.corpus import describe, load_table
 from opslens.training.config import TrainConfig
+
+
+def read_rows(path: Path) -> Iterator[dict]:
+    """Rows of a .jsonl/.csv file, optionally gzipped."""
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
+        if ".csv" in path.suffixes:
+            yield from csv.DictReader(io.StringIO(f.read()))
+        else:
+            yield from (json.loads(line) for line in f if line.strip())
 
 
 def load_splits(cfg: TrainConfig, fields: tuple[str, ...]) -> tuple[datasets.Dataset, datasets.Dataset, dict]:

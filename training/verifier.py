@@ -33,13 +33,20 @@ from opslens.model.verifier import (
     VerifierConfig,
     VerifierNet,
     collate,
+    load_verifier_net,
     pair_ids,
 )
 from opslens.training import distributed
 from opslens.training.calibration import fit_temperature
 from opslens.training.config import VerifierTrainConfig
 from opslens.training.loop import Task, fit, start_run, training_record, write_component
-from opslens.training.verifier_pairs import TokenPairs, load_pairs, save_pairs, tokenize_pairs
+from opslens.training.verifier_pairs import (
+    TokenPairs,
+    concat_pairs,
+    load_pairs,
+    save_pairs,
+    tokenize_pairs,
+)
 
 BUDGET = "budget.json"  # the time-budget decision, reused by --resume
 
@@ -66,7 +73,8 @@ def prepared_pairs(cfg: VerifierTrainConfig, tokenizer) -> tuple[TokenPairs, Pat
                 cfg, encoder, lambda texts: [len(t) for t in _tokens(tokenizer, texts)]
             )
             save_pairs(path, tokenize_pairs(pairs, lambda texts: _tokens(tokenizer, texts), record))
-    return load_pairs(path), path, time.time() - t0
+    pairs = concat_pairs([load_pairs(path), *(load_pairs(f) for f in cfg.extra_pairs_files)])
+    return pairs, path, time.time() - t0
 
 
 def _tokens(tokenizer, texts: list[str]) -> list[list[int]]:
@@ -237,7 +245,9 @@ def train_verifier(cfg: VerifierTrainConfig, *, resume: bool = False, command: s
     tokenizer = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
     tokenizer.model_max_length = 1 << 30  # pairs are cut by pair_ids
     pairs, pairs_path, build_seconds = prepared_pairs(cfg, tokenizer)
-    train_idx = _sample(pairs, pairs.indices("train"), None, cfg.max_train_examples, cfg.seed)
+    train_idx = _sample(
+        pairs, pairs.indices("train"), cfg.max_train_per_source, cfg.max_train_examples, cfg.seed
+    )
     val_idx = _sample(
         pairs,
         pairs.indices("validation"),
@@ -246,7 +256,12 @@ def train_verifier(cfg: VerifierTrainConfig, *, resume: bool = False, command: s
         cfg.seed,
     )
     base_version, base_sha = base_identity()
-    model_cfg = cfg.model.model_copy(update={"base_package_version": base_version, "base_sha256": base_sha})
+    # A fine-tune starts from the artifact's verifier: its shape, its weights; calibration and
+    # thresholds are fitted again afterwards.
+    start = load_verifier_net(cfg.init_artifact) if cfg.init_artifact else None
+    model_cfg = (start.config if start else cfg.model).model_copy(
+        update={"base_package_version": base_version, "base_sha256": base_sha}
+    )
     batches = Batches(pairs, tokenizer, model_cfg.max_tokens)
     text_len = (pairs.text_offsets[1:] - pairs.text_offsets[:-1]).tolist()
     lengths = {
@@ -266,7 +281,7 @@ def train_verifier(cfg: VerifierTrainConfig, *, resume: bool = False, command: s
     }
 
     torch.manual_seed(cfg.seed)
-    net = VerifierNet(model_cfg).to(device)
+    net = (start or VerifierNet(model_cfg)).to(device)
 
     def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         inputs = {
@@ -361,6 +376,10 @@ def train_verifier(cfg: VerifierTrainConfig, *, resume: bool = False, command: s
                 "path": str(pairs_path),
                 "sha256": file_sha256(pairs_path),
                 "examples": len(val_idx),
+            },
+            **{
+                f"pairs {n}": {"path": str(f), "sha256": file_sha256(f)}
+                for n, f in enumerate(cfg.extra_pairs_files, 2)
             },
         },
         encode_seconds=build_seconds,

@@ -1,12 +1,13 @@
 """Build the claim verifier's training pairs from data files (any JSONL/CSV with the fields).
 
-Three kinds, each labelled for one head:
+Four kinds, each labelled for one head:
 - NLI pairs (verdict): premise = evidence, hypothesis = claim. Validation = a fixed share of
   premises (by hash), so no premise is on both sides.
 - FNC-1 pairs (stance): headline = claim, evidence = the window retrieved from the body for
   it; related pairs train the stance head, a sample of unrelated ones the verdict head as
   not_found. Validation holds out whole stories (training.data.story_split) or uses the
   validation file as given. The FNC-1 test file is never read here.
+- Summary claims (verdict) from reference summaries: training/verifier_summaries.py.
 - Synthetic claims (verdict) from training articles (training/perturb.py): a sentence or a
   light paraphrase of it is supported; names, numbers, negation or antonym edits of it are
   contradicted; a sentence of another article is not_found. The evidence is the window the
@@ -19,13 +20,9 @@ seed and the article's text, not by the order articles are read in.
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
-import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +37,10 @@ from opslens.model.lexical import content_words
 from opslens.model.text import parse_document
 from opslens.model.verifier import NLI_LABELS, STANCES, VerifierConfig
 from opslens.training.config import VerifierTrainConfig
-from opslens.training.data import story_split
+from opslens.training.data import read_rows, story_split
 from opslens.training.perturb import CONTRADICTIONS, article_names, contradiction, drop_clause
 from opslens.training.verifier_pairs import Pair
+from opslens.training.verifier_summaries import summary_claims
 
 NEUTRAL = NLI_LABELS.index("neutral")
 MIN_WORDS, MAX_WORDS = 8, 50  # sentences that make a claim: not a fragment, not a run-on
@@ -52,18 +50,6 @@ MIN_NOVELTY = 0.5  # share of a not_found claim's content words its article must
 def _novelty(sentence: str, vocabulary: set[str]) -> float:
     words = set(content_words(sentence))
     return len(words - vocabulary) / max(len(words), 1)
-
-
-def read_rows(path: Path) -> Iterator[dict]:
-    """Rows of a .jsonl/.csv file, optionally gzipped."""
-    if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as f:
-        if ".csv" in path.suffixes:
-            yield from csv.DictReader(io.StringIO(f.read()))
-        else:
-            yield from (json.loads(line) for line in f if line.strip())
 
 
 def _bucket(text: str, seed: int) -> float:
@@ -238,18 +224,37 @@ def with_evidence(
 
 
 def build_pairs(cfg: VerifierTrainConfig, encoder: Encoder, count_tokens) -> tuple[list[Pair], dict]:
-    """All pairs and the data record (files, hashes) for the model card."""
-    pairs = nli_pairs(cfg.nli_file, cfg.nli_validation_fraction, cfg.seed)
-    claims, articles = fnc_claims(cfg)
-    for text, art in file_articles(cfg).items():
-        articles.setdefault(text, art)
+    """All pairs of the config's `parts` and the data record (files, hashes) for the model card."""
+    pairs: list[Pair] = []
+    claims: list[Claim] = []
+    articles: dict[str, Article] = {}
+    files: list[Path] = []
+    if "nli" in cfg.parts:
+        if cfg.nli_file is None:
+            raise ValueError("parts includes 'nli' but nli_file is not set")
+        pairs += nli_pairs(cfg.nli_file, cfg.nli_validation_fraction, cfg.seed)
+        files.append(cfg.nli_file)
+    if "fnc1" in cfg.parts:
+        fnc, articles = fnc_claims(cfg)
+        claims += fnc
+        files += [cfg.train_file, cfg.validation_file]
+    if "articles" in cfg.parts:
+        for text, art in file_articles(cfg).items():
+            articles.setdefault(text, art)
+        files += cfg.article_files
     for text, art in tqdm(articles.items(), desc="split articles", unit="article", mininterval=10):
         art.sentences = [s.normalized for s in parse_document(text).sentences]
-    claims += synthetic_claims(cfg, articles)
+    if "fnc1" in cfg.parts or "articles" in cfg.parts:
+        claims += synthetic_claims(cfg, articles)
+    if "summaries" in cfg.parts:
+        for key, split, sentences, text, verdict, source in summary_claims(cfg):
+            articles.setdefault(key, Article(sentences, split, "summaries"))
+            claims.append(Claim(text, key, verdict, -1, source, split))
+        files += [f for f in (cfg.summary_train_file, cfg.summary_validation_file, *cfg.casing_files) if f]
     pairs += with_evidence(claims, articles, encoder, count_tokens, cfg.model)
-    files = [cfg.nli_file, cfg.train_file, cfg.validation_file, *cfg.article_files]
     record = {
-        "files": {str(p): file_sha256(p) for p in files},
+        "files": {str(p): file_sha256(p) for p in dict.fromkeys(files)},
+        "parts": list(cfg.parts),
         "articles": {
             split: sum(a.split == split for a in articles.values()) for split in ("train", "validation")
         },

@@ -114,6 +114,33 @@ def tokenize_pairs(
     )
 
 
+def concat_pairs(parts: Sequence[TokenPairs]) -> TokenPairs:
+    """Several pairs files as one (texts are not shared across files; sources are merged by
+    name). The meta of each part is kept under "parts"."""
+    if len(parts) == 1:
+        return parts[0]
+    sources = sorted({s for p in parts for s in p.sources})
+    text_base, token_base, evidence_base = 0, 0, 0
+    cols: dict[str, list[np.ndarray]] = {name: [] for name in _ARRAYS}
+    for n, p in enumerate(parts):
+        remap = np.array([sources.index(s) for s in p.sources], dtype=np.int16)
+        cols["tokens"].append(p.tokens)
+        cols["text_offsets"].append(p.text_offsets[(1 if n else 0) :] + token_base)
+        cols["claim"].append(p.claim + text_base)
+        cols["evidence"].append(p.evidence + text_base)
+        cols["evidence_offsets"].append(p.evidence_offsets[(1 if n else 0) :] + evidence_base)
+        cols["verdict"].append(p.verdict)
+        cols["stance"].append(p.stance)
+        cols["source"].append(remap[p.source])
+        cols["split"].append(p.split)
+        text_base += len(p.text_offsets) - 1
+        token_base += len(p.tokens)
+        evidence_base += len(p.evidence)
+    joined = {name: np.concatenate(arrays) for name, arrays in cols.items()}
+    meta = {"format_version": FORMAT_VERSION, "parts": [p.meta for p in parts]}
+    return TokenPairs(**joined, sources=tuple(sources), meta=meta)
+
+
 _ARRAYS = (
     "tokens",
     "text_offsets",
