@@ -118,6 +118,12 @@ def render_card(folder: Path) -> str:
     return "\n".join(out)
 
 
+def _files(data: dict[str, str] | list[dict[str, str]]) -> str:
+    """Data files with short hashes (one file, as older records have it, or several)."""
+    files = data if isinstance(data, list) else [data]
+    return ", ".join(f"{f['path']} (sha256 {f['sha256'][:12]})" for f in files)
+
+
 def _threshold(chosen: dict[str, Any] | None) -> list[str]:
     """How the verifier's summary consistency threshold was chosen (training/verifier_threshold.py)."""
     if not chosen:
@@ -128,7 +134,7 @@ def _threshold(chosen: dict[str, Any] | None) -> list[str]:
         f"{chosen['method']}: {chosen['examples']} pairs ({chosen['supported']} supported) from "
         f"{chosen['sources']} sources, balanced accuracy {chosen['balanced_accuracy']} "
         f"(at 0.5: {chosen['balanced_accuracy_at_0.5']}), ROC AUC {chosen['roc_auc']}. Data: "
-        f"{chosen['data']['path']} (sha256 {chosen['data']['sha256'][:12]}).",
+        f"{_files(chosen['data'])}.",
         "",
         "```",
         chosen["command"],

@@ -15,7 +15,7 @@ validation pairs (never on an evaluation file).
 Both go into verifier.json's config, with how they were chosen in its training record; the
 weights and their sha256 are untouched, and the model card is re-rendered.
 
-    python -m opslens.training.verifier_threshold --pairs .gpu/verifier_pairs.npz [--write]
+    python -m opslens.training.verifier_threshold --pairs PAIRS.npz [MORE.npz ...] [--write]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from opslens.model.artifact import SHIPPED_ARTIFACT, read_component_meta
 from opslens.model.cache import file_sha256
 from opslens.model.card import write_card
 from opslens.model.verifier import COMPONENT, NLI_LABELS, STANCES, ClaimVerifier
-from opslens.training.verifier_pairs import load_pairs
+from opslens.training.verifier_pairs import concat_pairs, load_pairs
 
 SUPPORTED = NLI_LABELS.index("entailment")
 CONTRADICTED = NLI_LABELS.index("contradiction")
@@ -71,8 +71,8 @@ class Validation:
 
 
 @torch.inference_mode()
-def validation_probabilities(verifier: ClaimVerifier, pairs_path: Path) -> Validation:
-    pairs = load_pairs(pairs_path)
+def validation_probabilities(verifier: ClaimVerifier, pairs_paths: list[Path]) -> Validation:
+    pairs = concat_pairs([load_pairs(p) for p in pairs_paths])
     idx = pairs.indices("validation")
     verdict, stance = verifier.probabilities([(pairs.claim_ids(i), pairs.evidence_ids(i)) for i in idx])
     return Validation(
@@ -84,7 +84,15 @@ def validation_probabilities(verifier: ClaimVerifier, pairs_path: Path) -> Valid
     )
 
 
-def choose_threshold(val: Validation, pairs_path: Path) -> dict[str, Any]:
+def _data(paths: list[Path]) -> list[dict[str, str]]:
+    return [{"path": str(p), "sha256": file_sha256(p), "split": "validation"} for p in paths]
+
+
+def _command(paths: list[Path]) -> str:
+    return f"python -m opslens.training.verifier_threshold --pairs {' '.join(map(str, paths))} --write"
+
+
+def choose_threshold(val: Validation, pairs_paths: list[Path]) -> dict[str, Any]:
     has = val.verdict_label >= 0
     scores, positive = val.verdict[has, SUPPORTED], val.verdict_label[has] == SUPPORTED
     threshold, acc = best_threshold(scores, positive)
@@ -96,11 +104,11 @@ def choose_threshold(val: Validation, pairs_path: Path) -> dict[str, Any]:
         "examples": int(has.sum()),
         "supported": int(positive.sum()),
         "sources": len(set(val.sources[has].tolist())),
-        "data": {"path": str(pairs_path), "sha256": file_sha256(pairs_path), "split": "validation"},
+        "data": _data(pairs_paths),
         "method": "the threshold on calibrated P(supported) maximising the balanced accuracy of "
         "supported (entailment) vs not (neutral, contradiction) over the validation pairs with a "
         "verdict label (middle of the best plateau)",
-        "command": f"python -m opslens.training.verifier_threshold --pairs {pairs_path} --write",
+        "command": _command(pairs_paths),
     }
 
 
@@ -112,7 +120,7 @@ def vetoed(stance: np.ndarray, contradicted: np.ndarray, veto: float | None) -> 
     return labels
 
 
-def choose_veto(val: Validation, pairs_path: Path) -> dict[str, Any]:
+def choose_veto(val: Validation, pairs_paths: list[Path]) -> dict[str, Any]:
     fnc = val.stance_label >= 0
     negation = val.sources == NEGATION
 
@@ -137,10 +145,10 @@ def choose_veto(val: Validation, pairs_path: Path) -> dict[str, Any]:
         "negations_called_agree_without": round(negations_agreed(None), 3),
         "fnc1_related_pairs": int(fnc.sum()),
         "negation_pairs": int(negation.sum()),
-        "data": {"path": str(pairs_path), "sha256": file_sha256(pairs_path), "split": "validation"},
+        "data": _data(pairs_paths),
         "method": "the lowest P(contradicted) on a 0.05 grid from 0.5 at which turning agree into "
         "disagree does not lower the stance macro-F1 on the validation FNC-1 related pairs",
-        "command": f"python -m opslens.training.verifier_threshold --pairs {pairs_path} --write",
+        "command": _command(pairs_paths),
     }
 
 
@@ -159,7 +167,9 @@ def write(artifact: Path, chosen: dict[str, dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     prog = "python -m opslens.training.verifier_threshold"
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
-    parser.add_argument("--pairs", type=Path, default=Path(".gpu/verifier_pairs.npz"))
+    parser.add_argument(
+        "--pairs", type=Path, nargs="+", default=[Path(".gpu/verifier_pairs.npz")], help="pairs files"
+    )
     parser.add_argument("--artifact", type=Path, default=SHIPPED_ARTIFACT)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--write", action="store_true", help="store it in the artifact (else print only)")
