@@ -135,6 +135,7 @@ class VerifierTrainConfig(TrainConfig):
     extra_pairs_files: list[Path] = []
     init_artifact: Path | None = None  # start from this artifact's verifier (its config and weights)
     max_train_per_source: int | None = None  # cap each source's training pairs, so a small new one counts
+    train_per_source: dict[str, int] = {}  # other caps for named sources ("fnc1:related": the stance head's)
     max_validation_per_source: int | None = None
     class_weight_power: float = 0.5  # stance: FNC-1 has 10x more discuss than disagree
     stance_loss_weight: float = 1.0

@@ -82,16 +82,25 @@ def _tokens(tokenizer, texts: list[str]) -> list[list[int]]:
 
 
 def _sample(
-    pairs: TokenPairs, idx: list[int], per_source: int | None, total: int | None, seed: int
+    pairs: TokenPairs,
+    idx: list[int],
+    per_source: int | None,
+    total: int | None,
+    seed: int,
+    caps: dict[str, int] | None = None,
 ) -> list[int]:
-    """A seeded sample: at most `per_source` examples of each source, then `total` in all."""
+    """A seeded sample: at most `per_source` examples of each source (`caps` names other caps
+    for some sources), then `total` in all."""
     rng = random.Random(seed)
-    if per_source is not None:
+    if per_source is not None or caps:
         by_source: dict[str, list[int]] = {}
         for i in idx:
             by_source.setdefault(pairs.source_of(i), []).append(i)
+        limit = {src: (caps or {}).get(src, per_source or len(group)) for src, group in by_source.items()}
         idx = sorted(
-            i for group in by_source.values() for i in rng.sample(group, min(per_source, len(group)))
+            i
+            for src, group in by_source.items()
+            for i in rng.sample(group, min(limit[src], len(group)))
         )
     if total is not None and total < len(idx):
         idx = sorted(rng.sample(idx, total))
@@ -246,7 +255,12 @@ def train_verifier(cfg: VerifierTrainConfig, *, resume: bool = False, command: s
     tokenizer.model_max_length = 1 << 30  # pairs are cut by pair_ids
     pairs, pairs_path, build_seconds = prepared_pairs(cfg, tokenizer)
     train_idx = _sample(
-        pairs, pairs.indices("train"), cfg.max_train_per_source, cfg.max_train_examples, cfg.seed
+        pairs,
+        pairs.indices("train"),
+        cfg.max_train_per_source,
+        cfg.max_train_examples,
+        cfg.seed,
+        cfg.train_per_source,
     )
     val_idx = _sample(
         pairs,
