@@ -94,3 +94,19 @@ def test_concat_pairs_keeps_every_example_whole() -> None:
     assert [joined.source_of(i) for i in range(3)] == ["x", "y", "x"]
     assert joined.indices("validation") == [1]
     assert np.array_equal(joined.verdict, [0, -1, 1]) and joined.meta["parts"][1]["seed"] == 2
+
+
+def test_sample_caps_each_source_and_named_ones_apart() -> None:
+    from opslens.training.verifier import _sample
+
+    def tok(texts: list[str]) -> list[list[int]]:
+        return [[1] for _ in texts]
+
+    pairs = tokenize_pairs(
+        [Pair(f"c{i}", ("e",), 0, -1, "big" if i < 50 else "small", "train") for i in range(60)], tok, {}
+    )
+    idx = pairs.indices("train")
+    kept = _sample(pairs, idx, 5, None, seed=1, caps={"big": 20})
+    assert sum(pairs.source_of(i) == "big" for i in kept) == 20
+    assert sum(pairs.source_of(i) == "small" for i in kept) == 5
+    assert _sample(pairs, idx, None, None, seed=1) == idx
