@@ -38,11 +38,13 @@ serve: install
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Everything, slow tests included, and a skipped test fails the run (a fresh clone runs it all).
 # The quick loop: .venv/bin/python -m pytest -m "not slow".
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest --no-skips
 
 lock:

@@ -60,7 +60,7 @@ def request_models(
             min_length=1,
             json_schema_extra={"maxLength": max_chars},  # enforced by _text_fits, naming the limit
             description="The article as pasted: plain text, paragraphs separated by newlines "
-            "(format text), or the page's HTML (format html)."
+            "(format text), or the page's HTML (format html).",
         )
         title: Annotated[str, StringConstraints(min_length=1, max_length=limits.max_title_chars)] | None = (
             Field(
@@ -159,7 +159,7 @@ def verify_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
             json_schema_extra={"maxLength": max_chars},  # enforced by _text_fits, naming the limit
             description="The source article, plain text as pasted (or the page's HTML, format html): "
             "what the summary and claims are checked against. Evidence offsets index this string "
-            "(format html: the response's `text`)."
+            "(format html: the response's `text`).",
         )
         summary: Summary | None = Field(
             None,

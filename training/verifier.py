@@ -98,9 +98,7 @@ def _sample(
             by_source.setdefault(pairs.source_of(i), []).append(i)
         limit = {src: (caps or {}).get(src, per_source or len(group)) for src, group in by_source.items()}
         idx = sorted(
-            i
-            for src, group in by_source.items()
-            for i in rng.sample(group, min(limit[src], len(group)))
+            i for src, group in by_source.items() for i in rng.sample(group, min(limit[src], len(group)))
         )
     if total is not None and total < len(idx):
         idx = sorted(rng.sample(idx, total))
