@@ -66,6 +66,9 @@ class VerifierConfig(AdapterConfig):
     # FNC-1 headlines only and agrees with most negations; the verdict head sees them). None: off.
     # Chosen on the verifier's validation pairs (training/verifier_threshold.py).
     stance_veto: float | None = None
+    # The verdict comes from the best-supported of the window and each window sentence alone
+    # (`best_supported`); False: from the window only (artifacts before 1.5.0).
+    sentence_support: bool = False
 
 
 def pair_ids(
@@ -185,6 +188,15 @@ def load_merged_verifier(
     return MergedVerifierNet(config, base, heads).eval()
 
 
+def best_supported(candidates: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Of the verdict distributions for one claim (its whole window, then each window sentence
+    alone), the one with the highest P(supported). The cross-encoder reads a claim against
+    several sentences less surely than against the one that states it (a verbatim sentence of
+    the article: supported 0.86 alone, 0.49 in its window), so a claim one sentence supports is
+    read from that sentence; a claim only the window as a whole supports keeps the window's."""
+    return max(candidates, key=lambda p: float(p[VERDICTS.index("supported")]))
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimCheck:
     """One claim against one article. Probabilities are calibrated; `stance` is meaningful only
@@ -292,11 +304,16 @@ class ClaimVerifier:
             for j, claim in enumerate(claims)
         ]
         pairs = [(claim_toks[j], [t for i in w.indices for t in sent_toks[i]]) for j, w in enumerate(windows)]
-        singles = [(j, i) for j, w in enumerate(windows) for i in w.indices] if attribute else []
+        alone = attribute or cfg.sentence_support
+        singles = [(j, i) for j, w in enumerate(windows) for i in w.indices] if alone else []
         verdict, stance = self.probabilities(pairs + [(claim_toks[j], sent_toks[i]) for j, i in singles])
         out = []
         for j, window in enumerate(windows):
-            label = int(verdict[j].argmax())
+            probs = verdict[j]
+            if cfg.sentence_support:
+                alone_j = [verdict[len(pairs) + n] for n, (jj, _) in enumerate(singles) if jj == j]
+                probs = best_supported([verdict[j], *alone_j])
+            label = int(probs.argmax())
             evidence = (window.best,) if window.best is not None else ()
             mine = [
                 (i, float(verdict[len(pairs) + n, label])) for n, (jj, i) in enumerate(singles) if jj == j
@@ -307,7 +324,7 @@ class ClaimVerifier:
             out.append(
                 ClaimCheck(
                     verdict=cfg.verdicts[label],
-                    probabilities=dict(zip(cfg.verdicts, verdict[j].tolist(), strict=True)),
+                    probabilities=dict(zip(cfg.verdicts, probs.tolist(), strict=True)),
                     stance=cfg.stances[int(stance[j].argmax())],
                     stance_probabilities=dict(zip(cfg.stances, stance[j].tolist(), strict=True)),
                     window=window,

@@ -110,3 +110,26 @@ def test_sample_caps_each_source_and_named_ones_apart() -> None:
     assert sum(pairs.source_of(i) == "big" for i in kept) == 20
     assert sum(pairs.source_of(i) == "small" for i in kept) == 5
     assert _sample(pairs, idx, None, None, seed=1) == idx
+
+
+def test_sentence_support_reads_the_verdict_from_the_best_supported_input() -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    from opslens.model.encoder import encoder_path
+    from opslens.model.verifier import ClaimVerifier, VerifierConfig, best_supported
+    from tests.test_verifier import SENTENCES, WordEncoder, tiny_net
+
+    a, b = torch.tensor([0.3, 0.1, 0.6]), torch.tensor([0.7, 0.2, 0.1])
+    assert best_supported([a, b]) is b and best_supported([a]) is a
+    tok = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
+    claim = "Russian forces suffered heavy losses."
+    window_only = ClaimVerifier(tiny_net(), tok, WordEncoder())
+    [plain] = window_only.verify([claim], SENTENCES, attribute=False)
+    net = tiny_net(VerifierConfig(lora_r=4, lora_alpha=8, sentence_support=True))
+    [best] = ClaimVerifier(net, tok, WordEncoder()).verify([claim], SENTENCES, attribute=False)
+    ids = window_only.tokens([claim, *SENTENCES])
+    alone, _ = window_only.probabilities([(ids[0], ids[1 + i]) for i in plain.window.indices])
+    top = max([plain.probabilities["supported"], *alone[:, 0].tolist()])
+    assert best.probabilities["supported"] == top
+    assert best.probabilities["supported"] >= plain.probabilities["supported"]

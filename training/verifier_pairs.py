@@ -64,9 +64,12 @@ class TokenPairs:
     def claim_ids(self, i: int) -> list[int]:
         return self.text(int(self.claim[i]))
 
+    def evidence_texts(self, i: int) -> list[int]:
+        """The text ids of example i's evidence sentences, in window order."""
+        return self.evidence[self.evidence_offsets[i] : self.evidence_offsets[i + 1]].tolist()
+
     def evidence_ids(self, i: int) -> list[int]:
-        ids = self.evidence[self.evidence_offsets[i] : self.evidence_offsets[i + 1]]
-        return [tok for t in ids for tok in self.text(int(t))]
+        return [tok for t in self.evidence_texts(i) for tok in self.text(t)]
 
     def indices(self, split: str) -> list[int]:
         return np.flatnonzero(self.split == SPLITS.index(split)).tolist()

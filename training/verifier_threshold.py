@@ -34,7 +34,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from opslens.model.artifact import SHIPPED_ARTIFACT, read_component_meta
 from opslens.model.cache import file_sha256
 from opslens.model.card import write_card
-from opslens.model.verifier import COMPONENT, NLI_LABELS, STANCES, ClaimVerifier
+from opslens.model.verifier import COMPONENT, NLI_LABELS, STANCES, ClaimVerifier, best_supported
 from opslens.training.verifier_pairs import concat_pairs, load_pairs
 
 SUPPORTED = NLI_LABELS.index("entailment")
@@ -75,6 +75,13 @@ def validation_probabilities(verifier: ClaimVerifier, pairs_paths: list[Path]) -
     pairs = concat_pairs([load_pairs(p) for p in pairs_paths])
     idx = pairs.indices("validation")
     verdict, stance = verifier.probabilities([(pairs.claim_ids(i), pairs.evidence_ids(i)) for i in idx])
+    if verifier.config.sentence_support:  # read as at inference: the best of window and sentences
+        singles = [(n, t) for n, i in enumerate(idx) for t in pairs.evidence_texts(i)]
+        alone, _ = verifier.probabilities([(pairs.claim_ids(idx[n]), pairs.text(t)) for n, t in singles])
+        by_pair: dict[int, list[torch.Tensor]] = {}
+        for (n, _), p in zip(singles, alone, strict=True):
+            by_pair.setdefault(n, []).append(p)
+        verdict = torch.stack([best_supported([v, *by_pair.get(n, [])]) for n, v in enumerate(verdict)])
     return Validation(
         verdict=verdict.numpy(),
         stance=stance.numpy(),
