@@ -65,9 +65,9 @@ def render_card(folder: Path) -> str:
         out += ["Config:", "", "```json", json.dumps(meta.get("config", {}), indent=2), "```", ""]
         out += ["Training command:", "", "```", train.get("command", "?"), "```", ""]
         for split, info in train.get("data", {}).items():
+            examples = f"{info['examples']} examples, " if info.get("examples") is not None else ""
             out.append(
-                f"- data `{split}`: {info.get('path')} ({info.get('examples')} examples, "
-                f"sha256 {str(info.get('sha256', ''))[:12]})"
+                f"- data `{split}`: {info.get('path')} ({examples}sha256 {str(info.get('sha256', ''))[:12]})"
             )
         out.append("")
         run = {
@@ -80,6 +80,7 @@ def render_card(folder: Path) -> str:
             out.append(f"- {note}")
         out.append("")
         out += _threshold(train.get("consistency_threshold")) + _veto(train.get("stance_veto"))
+        out += _support_rule(train.get("agree_needs_support"))
     evaluation = folder / EVALUATION
     if evaluation.is_file():
         records = json.loads(evaluation.read_text(encoding="utf-8"))
@@ -139,6 +140,19 @@ def _threshold(chosen: dict[str, Any] | None) -> list[str]:
         "```",
         chosen["command"],
         "```",
+        "",
+    ]
+
+
+def _support_rule(chosen: dict[str, Any] | None) -> list[str]:
+    """Whether an unsupported `agree` becomes `discuss` (training/verifier_threshold.py)."""
+    if not chosen:
+        return []
+    return [
+        f"Agree needs support: **{'on' if chosen['value'] else 'off'}**: an `agree` whose verdict is "
+        f"not_found becomes `discuss`. {chosen['method'].capitalize()}: stance macro-F1 "
+        f"{chosen['stance_macro_f1']} (without: {chosen['stance_macro_f1_without']}) on "
+        f"{chosen['fnc1_related_pairs']} pairs, {chosen['agree_turned_discuss']} agree turned discuss.",
         "",
     ]
 

@@ -71,7 +71,9 @@ def _datasets(folder: Path, components: list[str]) -> list[str]:
     for name in components:
         training = read_component_meta(folder, name).get("training", {})
         paths = [info.get("path", "") for info in training.get("data", {}).values()]
-        paths += list(training.get("sources", {}).get("files", {}))
+        sources = training.get("sources", {})
+        for meta in [sources, *sources.get("parts", [])]:  # a fine-tune's pairs files, each with its own
+            paths += list(meta.get("files", {}))
         for path in paths:
             ds = _dataset_id(path)
             extra = NLI_SOURCES if Path(path).name.startswith("nli_pairs") else ()

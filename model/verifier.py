@@ -69,6 +69,9 @@ class VerifierConfig(AdapterConfig):
     # The verdict comes from the best-supported of the window and each window sentence alone
     # (`best_supported`); False: from the window only (artifacts before 1.5.0).
     sentence_support: bool = False
+    # Stance: an `agree` whose verdict is not_found becomes `discuss` (the article does not assert
+    # what nothing in it supports). Chosen on validation (training/verifier_threshold.py).
+    agree_needs_support: bool = False
 
 
 def pair_ids(
@@ -208,6 +211,9 @@ class ClaimCheck:
     stance_probabilities: dict[str, float]
     window: EvidenceWindow
     evidence: tuple[int, ...]  # the article sentence(s) that decided the verdict, ascending
+    # The window's own verdict distribution (= probabilities unless sentence_support): the stance
+    # veto reads this, as it was chosen on it.
+    window_probabilities: dict[str, float]
 
 
 class ClaimVerifier:
@@ -329,6 +335,7 @@ class ClaimVerifier:
                     stance_probabilities=dict(zip(cfg.stances, stance[j].tolist(), strict=True)),
                     window=window,
                     evidence=evidence,
+                    window_probabilities=dict(zip(cfg.verdicts, verdict[j].tolist(), strict=True)),
                 )
             )
         return out

@@ -46,7 +46,7 @@ class StandIn:
             )
             probs = {v: (0.8 if v == verdict else 0.1) for v in VERDICTS}
             window = EvidenceWindow((0,), (1.0,))
-            out.append(ClaimCheck(verdict, probs, "agree", {"agree": 1.0}, window, (0,)))
+            out.append(ClaimCheck(verdict, probs, "agree", {"agree": 1.0}, window, (0,), probs))
         return out
 
 

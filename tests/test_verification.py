@@ -5,6 +5,7 @@ test_verifier_probes.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -112,7 +113,8 @@ class StanceStandIn:
             contra = 0.95 if " not " in f" {claim} " else 0.05
             verdict = {"supported": 1 - contra - 0.01, "not_found": 0.01, "contradicted": contra}
             stance = {"agree": 0.6, "disagree": 0.3, "discuss": 0.1}
-            out.append(ClaimCheck("x", verdict, "agree", stance, EvidenceWindow((1, 2), (0.4, 0.9)), (2,)))
+            window = EvidenceWindow((1, 2), (0.4, 0.9))
+            out.append(ClaimCheck("x", verdict, "agree", stance, window, (2,), verdict))
         return out
 
 
@@ -140,3 +142,22 @@ def test_verified_stances_relabel_related_pairs_only(veto: float | None) -> None
             st.probabilities["unrelated"]
             == next(s for s in stances if s.claim == st.claim).probabilities["unrelated"]
         )
+
+
+def test_an_agree_nothing_supports_becomes_discuss_when_the_artifact_says_so() -> None:
+    class Unsupported(StanceStandIn):
+        def verify(self, claims, sentences, vectors, *, attribute, claim_vectors) -> list[ClaimCheck]:
+            checks = super().verify(
+                claims, sentences, vectors, attribute=attribute, claim_vectors=claim_vectors
+            )
+            return [dataclasses.replace(c, verdict="not_found") for c in checks]
+
+    sents = [Sentence(text=t, start=i * 10, end=i * 10 + len(t)) for i, t in enumerate(["a b", "c d", "e f"])]
+    stances = [_head("Ukraine has retaken Bakhmut.", "discuss", 0.2)]
+    for rule, label in ((False, "agree"), (True, "discuss")):
+        verifier = Unsupported(None)
+        verifier.config = VerifierConfig(agree_needs_support=rule)
+        [out] = verified_stances(verifier, stances, torch.zeros(1, 4), sents, torch.zeros(3, 4))  # type: ignore[arg-type]
+        assert out.label == label
+        assert out.probabilities[label] == pytest.approx(0.8 * 0.6, abs=1e-4)
+        assert sum(out.probabilities.values()) == pytest.approx(1.0, abs=1e-3)

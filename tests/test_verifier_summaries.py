@@ -114,11 +114,11 @@ def test_sample_caps_each_source_and_named_ones_apart() -> None:
 
 def test_sentence_support_reads_the_verdict_from_the_best_supported_input() -> None:
     import torch
+    from test_verifier import SENTENCES, WordEncoder, tiny_net
     from transformers import AutoTokenizer
 
     from opslens.model.encoder import encoder_path
     from opslens.model.verifier import ClaimVerifier, VerifierConfig, best_supported
-    from tests.test_verifier import SENTENCES, WordEncoder, tiny_net
 
     a, b = torch.tensor([0.3, 0.1, 0.6]), torch.tensor([0.7, 0.2, 0.1])
     assert best_supported([a, b]) is b and best_supported([a]) is a

@@ -232,7 +232,11 @@ def _notes(pairs: TokenPairs, idx: dict[str, list[int]], by_source: dict[str, fl
     return notes
 
 
-def _description(m: VerifierConfig) -> str:
+def _description(m: VerifierConfig, start: Path | None = None) -> str:
+    begun = ""
+    if start is not None:
+        manifest = json.loads((start / "manifest.json").read_text(encoding="utf-8"))
+        begun = f" Fine-tuned from the verifier of {manifest['name']} {manifest['version']} ({start})."
     return (
         f"Cross-encoder over '[CLS] claim [SEP] evidence window [SEP]' ({m.max_tokens} tokens; window = "
         f"the top {m.evidence_sentences} article sentences by encoder cosine + {m.lexical_weight} x "
@@ -241,7 +245,7 @@ def _description(m: VerifierConfig) -> str:
         f"sha256 {m.base_sha256[:12]}), mean pooling, two heads: NLI verdict (entailment / neutral / "
         "contradiction = supported / not_found / contradicted) and FNC-1 stance for related pairs "
         "(agree / disagree / discuss), each with a temperature fitted on validation. Checkpoint: the "
-        "best mean validation macro-F1 of the two heads."
+        "best mean validation macro-F1 of the two heads." + begun
     )
 
 
@@ -380,7 +384,7 @@ def train_verifier(cfg: VerifierTrainConfig, *, resume: bool = False, command: s
     record = training_record(
         cfg.model_copy(update={"epochs": decision["epochs"]}),
         result,
-        description=_description(model_cfg),
+        description=_description(model_cfg, cfg.init_artifact),
         command=command,
         data={
             "train": {"path": str(pairs_path), "sha256": file_sha256(pairs_path), "examples": len(train_idx)},
@@ -390,7 +394,7 @@ def train_verifier(cfg: VerifierTrainConfig, *, resume: bool = False, command: s
                 "examples": len(val_idx),
             },
             **{
-                f"pairs {n}": {"path": str(f), "sha256": file_sha256(f)}
+                f"also trained on ({n})": {"path": str(f), "sha256": file_sha256(f)}
                 for n, f in enumerate(cfg.extra_pairs_files, 2)
             },
         },

@@ -39,7 +39,7 @@ from opslens.training.verifier_pairs import concat_pairs, load_pairs
 
 SUPPORTED = NLI_LABELS.index("entailment")
 CONTRADICTED = NLI_LABELS.index("contradiction")
-AGREE, DISAGREE = STANCES.index("agree"), STANCES.index("disagree")
+AGREE, DISAGREE, DISCUSS = (STANCES.index(s) for s in ("agree", "disagree", "discuss"))
 NEGATION = "synthetic:negation"
 
 
@@ -63,7 +63,8 @@ def best_threshold(scores: np.ndarray, positive: np.ndarray) -> tuple[float, flo
 class Validation:
     """Calibrated verdict and stance probabilities of every validation pair, with its labels."""
 
-    verdict: np.ndarray  # [N, 3]
+    verdict: np.ndarray  # [N, 3], as inference reads it (best of window and sentences, if so configured)
+    window: np.ndarray  # [N, 3], the window alone: what the stance veto reads
     stance: np.ndarray  # [N, 3]
     verdict_label: np.ndarray  # index into NLI_LABELS, -1 when none
     stance_label: np.ndarray  # index into STANCES, -1 when none
@@ -74,16 +75,18 @@ class Validation:
 def validation_probabilities(verifier: ClaimVerifier, pairs_paths: list[Path]) -> Validation:
     pairs = concat_pairs([load_pairs(p) for p in pairs_paths])
     idx = pairs.indices("validation")
-    verdict, stance = verifier.probabilities([(pairs.claim_ids(i), pairs.evidence_ids(i)) for i in idx])
+    window, stance = verifier.probabilities([(pairs.claim_ids(i), pairs.evidence_ids(i)) for i in idx])
+    verdict = window
     if verifier.config.sentence_support:  # read as at inference: the best of window and sentences
         singles = [(n, t) for n, i in enumerate(idx) for t in pairs.evidence_texts(i)]
         alone, _ = verifier.probabilities([(pairs.claim_ids(idx[n]), pairs.text(t)) for n, t in singles])
         by_pair: dict[int, list[torch.Tensor]] = {}
         for (n, _), p in zip(singles, alone, strict=True):
             by_pair.setdefault(n, []).append(p)
-        verdict = torch.stack([best_supported([v, *by_pair.get(n, [])]) for n, v in enumerate(verdict)])
+        verdict = torch.stack([best_supported([v, *by_pair.get(n, [])]) for n, v in enumerate(window)])
     return Validation(
         verdict=verdict.numpy(),
+        window=window.numpy(),
         stance=stance.numpy(),
         verdict_label=pairs.verdict[idx].astype(int),
         stance_label=pairs.stance[idx].astype(int),
@@ -132,13 +135,11 @@ def choose_veto(val: Validation, pairs_paths: list[Path]) -> dict[str, Any]:
     negation = val.sources == NEGATION
 
     def macro_f1(veto: float | None) -> float:
-        pred = vetoed(val.stance[fnc], val.verdict[fnc, CONTRADICTED], veto)
+        pred = vetoed(val.stance[fnc], val.window[fnc, CONTRADICTED], veto)
         return 100 * float(f1_score(val.stance_label[fnc], pred, labels=[0, 1, 2], average="macro"))
 
     def negations_agreed(veto: float | None) -> float:
-        return float(
-            (vetoed(val.stance[negation], val.verdict[negation, CONTRADICTED], veto) == AGREE).mean()
-        )
+        return float((vetoed(val.stance[negation], val.window[negation, CONTRADICTED], veto) == AGREE).mean())
 
     base = macro_f1(None)
     grid = [round(v, 2) for v in np.arange(0.5, 1.0, 0.05)]
@@ -155,6 +156,30 @@ def choose_veto(val: Validation, pairs_paths: list[Path]) -> dict[str, Any]:
         "data": _data(pairs_paths),
         "method": "the lowest P(contradicted) on a 0.05 grid from 0.5 at which turning agree into "
         "disagree does not lower the stance macro-F1 on the validation FNC-1 related pairs",
+        "command": _command(pairs_paths),
+    }
+
+
+def choose_support_rule(val: Validation, veto: float | None, pairs_paths: list[Path]) -> dict[str, Any]:
+    """Whether an `agree` (after the veto) whose verdict is not_found becomes `discuss`: kept when
+    it does not lower the stance macro-F1 on the validation FNC-1 related pairs."""
+    fnc = val.stance_label >= 0
+    base = vetoed(val.stance[fnc], val.window[fnc, CONTRADICTED], veto)
+    ruled = base.copy()
+    ruled[(ruled == AGREE) & (val.verdict[fnc].argmax(1) == NLI_LABELS.index("neutral"))] = DISCUSS
+
+    def macro_f1(pred: np.ndarray) -> float:
+        return 100 * float(f1_score(val.stance_label[fnc], pred, labels=[0, 1, 2], average="macro"))
+
+    return {
+        "value": bool(macro_f1(ruled) >= macro_f1(base)),
+        "stance_macro_f1": round(macro_f1(ruled), 2),
+        "stance_macro_f1_without": round(macro_f1(base), 2),
+        "agree_turned_discuss": int((ruled != base).sum()),
+        "fnc1_related_pairs": int(fnc.sum()),
+        "data": _data(pairs_paths),
+        "method": "kept when turning agree into discuss where the verdict is not_found does not lower "
+        "the stance macro-F1 on the validation FNC-1 related pairs (after the veto)",
         "command": _command(pairs_paths),
     }
 
@@ -190,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "consistency_threshold": choose_threshold(val, args.pairs),
         "stance_veto": choose_veto(val, args.pairs),
     }
+    chosen["agree_needs_support"] = choose_support_rule(val, chosen["stance_veto"]["value"], args.pairs)
     print(json.dumps(chosen, indent=2))
     if args.write:
         write(args.artifact, chosen)
