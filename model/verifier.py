@@ -67,7 +67,7 @@ class VerifierConfig(AdapterConfig):
     # Chosen on the verifier's validation pairs (training/verifier_threshold.py).
     stance_veto: float | None = None
     # The verdict comes from the best-supported of the window and each window sentence alone
-    # (`best_supported`); False: from the window only (artifacts before 1.5.0).
+    # (`best_supported`); False: from the window only (the shipped artifact: see the README).
     sentence_support: bool = False
     # Stance: an `agree` whose verdict is not_found becomes `discuss` (the article does not assert
     # what nothing in it supports). Chosen on validation (training/verifier_threshold.py).
