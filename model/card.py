@@ -80,7 +80,7 @@ def render_card(folder: Path) -> str:
             out.append(f"- {note}")
         out.append("")
         out += _threshold(train.get("consistency_threshold")) + _veto(train.get("stance_veto"))
-        out += _support_rule(train.get("agree_needs_support"))
+        out += _support_rule(train.get("agree_needs_support")) + _contrast(train.get("name_contrast"))
     evaluation = folder / EVALUATION
     if evaluation.is_file():
         records = json.loads(evaluation.read_text(encoding="utf-8"))
@@ -153,6 +153,29 @@ def _support_rule(chosen: dict[str, Any] | None) -> list[str]:
         f"not_found becomes `discuss`. {chosen['method'].capitalize()}: stance macro-F1 "
         f"{chosen['stance_macro_f1']} (without: {chosen['stance_macro_f1_without']}) on "
         f"{chosen['fnc1_related_pairs']} pairs, {chosen['agree_turned_discuss']} agree turned discuss.",
+        "",
+    ]
+
+
+def _contrast(chosen: dict[str, Any] | None) -> list[str]:
+    """How the name contrast margin was chosen (training/verifier_contrast.py)."""
+    if not chosen:
+        return []
+    shown = ("synthetic:names_swapped", "synthetic:name_swap", "summary:name_swap", "summary:reference")
+    passed = ", ".join(
+        f"{s} {chosen['passed_by_source_without'][s]:.0%} → {chosen['passed_by_source'][s]:.0%}"
+        for s in shown
+        if s in chosen["passed_by_source"]
+    )
+    return [
+        f"Name contrast: **{chosen['value']}**: a claim whose name variant is supported by this much more "
+        f"is read as contradicted. Chosen as {chosen['method']}: balanced accuracy "
+        f"{chosen['balanced_accuracy']} (without: {chosen['balanced_accuracy_without']}) on "
+        f"{chosen['claims']} claims ({chosen['supported']} supported); passed at the threshold: {passed}.",
+        "",
+        "```",
+        chosen["command"],
+        "```",
         "",
     ]
 

@@ -121,7 +121,9 @@ def test_sentence_support_reads_the_verdict_from_the_best_supported_input() -> N
     from opslens.model.verifier import ClaimVerifier, VerifierConfig, best_supported
 
     a, b = torch.tensor([0.3, 0.1, 0.6]), torch.tensor([0.7, 0.2, 0.1])
-    assert best_supported([a, b]) is b and best_supported([a]) is a
+    assert best_supported([a, b]) == 1 and best_supported([a]) == 0
+    # A sentence that reads the claim as not found does not replace the window's reading.
+    assert best_supported([a, torch.tensor([0.35, 0.6, 0.05])]) == 0
     tok = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
     claim = "Russian forces suffered heavy losses."
     window_only = ClaimVerifier(tiny_net(), tok, WordEncoder())
@@ -130,6 +132,7 @@ def test_sentence_support_reads_the_verdict_from_the_best_supported_input() -> N
     [best] = ClaimVerifier(net, tok, WordEncoder()).verify([claim], SENTENCES, attribute=False)
     ids = window_only.tokens([claim, *SENTENCES])
     alone, _ = window_only.probabilities([(ids[0], ids[1 + i]) for i in plain.window.indices])
-    top = max([plain.probabilities["supported"], *alone[:, 0].tolist()])
+    supporting = [float(p[0]) for p in alone if int(p.argmax()) == 0]  # sentences that alone support it
+    top = max([plain.probabilities["supported"], *supporting])
     assert best.probabilities["supported"] == top
     assert best.probabilities["supported"] >= plain.probabilities["supported"]

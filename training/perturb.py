@@ -14,42 +14,15 @@ import random
 import re
 from collections.abc import Sequence
 
-from opslens.model.lexical import FUNCTION_WORDS
+from opslens.model.name_variants import MONTHS, WEEKDAYS, names, swappable, swapped
 
-# No apostrophes inside: "Ukraine's" is the name "Ukraine" with a possessive.
-_CAP = r"[A-Z][\w.-]*[a-z][\w-]*"
-_NAME = re.compile(rf"\b{_CAP}(?:(?:\s+(?:of|de|al|bin|van|von|the))?\s+{_CAP}){{0,3}}\b")
 _NUMBER = re.compile(r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-MONTHS = [
-    *("January", "February", "March", "April", "May", "June"),
-    *("July", "August", "September", "October", "November", "December"),
-]
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 NUMBER_WORDS = [
     *("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"),
     *("dozens", "hundreds", "thousands"),
 ]
 _CALENDAR = re.compile(r"\b(" + "|".join(MONTHS + WEEKDAYS) + r")\b")
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
-NOT_NAMES = frozenset(
-    w.lower()
-    for w in [
-        *MONTHS,
-        *WEEKDAYS,
-        "However",
-        "Meanwhile",
-        "Also",
-        "Mr",
-        "Mrs",
-        "Ms",
-        "Dr",
-        "Yesterday",
-        "Today",
-    ]
-)
-# Names joined only by these are symmetric ("Russia and Ukraine held talks"): swapping them
-# changes nothing, so such pairs are never swapped.
-_SYMMETRIC_GAP = re.compile(r"^\s*(?:,|and|or|&|,\s*and|and\s+the|with)\s*$", re.IGNORECASE)
 
 _AUX = re.compile(
     r"\b(is|are|was|were|has|have|had|will|would|can|could|should|must|may|might|does|do|did)\b"
@@ -107,26 +80,6 @@ def _replace(text: str, start: int, end: int, new: str) -> str:
     return text[:start] + new + text[end:]
 
 
-def names(sentence: str) -> list[tuple[int, int, str]]:
-    """Capitalised word runs that look like names: (start, end, text). A sentence's first
-    word is dropped from a run when it is a common word ("The", "However")."""
-    out = []
-    for m in _NAME.finditer(sentence):
-        start, text = m.start(), m.group()
-        first = text.split()[0]
-        if (start == 0 or sentence[:start].rstrip().endswith((".", "“", '"'))) and (
-            first.lower() in FUNCTION_WORDS or first.lower() in NOT_NAMES
-        ):
-            rest = text[len(first) :].lstrip()
-            if not rest:
-                continue
-            start, text = start + len(text) - len(rest), rest
-        if text.lower() in NOT_NAMES or text.split()[0].lower() in FUNCTION_WORDS:
-            continue
-        out.append((start, start + len(text), text))
-    return out
-
-
 def article_names(sentences: Sequence[str]) -> list[str]:
     """Every distinct name of an article, in order of first appearance."""
     seen: dict[str, None] = {}
@@ -153,17 +106,10 @@ def swap_name(sentence: str, pool: Sequence[str], rng: random.Random) -> str | N
 def swap_two_names(sentence: str, rng: random.Random) -> str | None:
     """Two different names of the sentence swapped for each other ("A beat B" -> "B beat A");
     never two that are only listed together."""
-    found = names(sentence)
-    pairs = [
-        (a, b)
-        for i, a in enumerate(found)
-        for b in found[i + 1 :]
-        if a[2] != b[2] and not _SYMMETRIC_GAP.match(sentence[a[1] : b[0]])
-    ]
+    pairs = swappable(sentence, names(sentence))
     if not pairs:
         return None
-    (s1, e1, n1), (s2, e2, n2) = rng.choice(pairs)
-    return sentence[:s1] + n2 + sentence[e1:s2] + n1 + sentence[e2:]
+    return swapped(sentence, *rng.choice(pairs))
 
 
 def _new_number(token: str, rng: random.Random) -> str:

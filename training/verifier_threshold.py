@@ -15,7 +15,10 @@ validation pairs (never on an evaluation file).
 Both go into verifier.json's config, with how they were chosen in its training record; the
 weights and their sha256 are untouched, and the model card is re-rendered.
 
-    python -m opslens.training.verifier_threshold --pairs PAIRS.npz [MORE.npz ...] [--write]
+- `name_contrast` (with `--claims-config`): see training/verifier_contrast.py.
+
+    python -m opslens.training.verifier_threshold --pairs PAIRS.npz [MORE.npz ...] \
+        [--claims-config CONFIG.json ...] [--write]
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from opslens.model.artifact import SHIPPED_ARTIFACT, read_component_meta
 from opslens.model.cache import file_sha256
 from opslens.model.card import write_card
 from opslens.model.verifier import COMPONENT, NLI_LABELS, STANCES, ClaimVerifier, best_supported
+from opslens.training.verifier_contrast import choose_name_contrast, contrast_readings, validation_claims
 from opslens.training.verifier_pairs import concat_pairs, load_pairs
 
 SUPPORTED = NLI_LABELS.index("entailment")
@@ -83,7 +87,8 @@ def validation_probabilities(verifier: ClaimVerifier, pairs_paths: list[Path]) -
         by_pair: dict[int, list[torch.Tensor]] = {}
         for (n, _), p in zip(singles, alone, strict=True):
             by_pair.setdefault(n, []).append(p)
-        verdict = torch.stack([best_supported([v, *by_pair.get(n, [])]) for n, v in enumerate(window)])
+        options = [[v, *by_pair.get(n, [])] for n, v in enumerate(window)]
+        verdict = torch.stack([o[best_supported(o)] for o in options])
     return Validation(
         verdict=verdict.numpy(),
         window=window.numpy(),
@@ -202,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pairs", type=Path, nargs="+", default=[Path(".gpu/verifier_pairs.npz")], help="pairs files"
     )
+    parser.add_argument(
+        "--claims-config",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="verifier training configs whose validation claims choose the name contrast margin",
+    )
     parser.add_argument("--artifact", type=Path, default=SHIPPED_ARTIFACT)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--write", action="store_true", help="store it in the artifact (else print only)")
@@ -210,11 +222,24 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     from opslens.model.encoder import SentenceEncoder
 
-    val = validation_probabilities(ClaimVerifier.load(args.artifact, SentenceEncoder()), args.pairs)
+    verifier = ClaimVerifier.load(args.artifact, SentenceEncoder())
+    val = validation_probabilities(verifier, args.pairs)
     chosen = {
         "consistency_threshold": choose_threshold(val, args.pairs),
         "stance_veto": choose_veto(val, args.pairs),
     }
+    if args.claims_config:
+        claims = [c for path in args.claims_config for c in validation_claims(path)]
+        verifier.config = verifier.config.model_copy(
+            update={"consistency_threshold": chosen["consistency_threshold"]["value"]}
+        )
+        command = f"{_command(args.pairs)} --claims-config {' '.join(map(str, args.claims_config))}"
+        chosen["name_contrast"] = choose_name_contrast(
+            contrast_readings(verifier, claims),
+            chosen["consistency_threshold"]["value"],
+            args.claims_config,
+            command,
+        )
     chosen["agree_needs_support"] = choose_support_rule(val, chosen["stance_veto"]["value"], args.pairs)
     print(json.dumps(chosen, indent=2))
     if args.write:

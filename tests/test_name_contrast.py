@@ -1,0 +1,76 @@
+"""The claim verifier's name contrast: name variants of a claim, and the reading they change."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from opslens.model.name_variants import name_variants
+from opslens.model.verifier import contrasted
+
+
+def test_two_names_of_a_claim_are_swapped_for_each_other() -> None:
+    claim = "Ukrainian forces shelled Russian positions near Bakhmut."
+    out = name_variants(claim, "The shelling went on all night.")
+    assert "Russian forces shelled Ukrainian positions near Bakhmut." in out
+    assert "Bakhmut forces shelled Russian positions near Ukrainian." in out
+    assert claim not in out and len(out) == len(set(out))
+
+
+def test_names_only_listed_together_are_not_swapped() -> None:
+    assert name_variants("Russia and Ukraine held talks in Istanbul.", "No one else was there.") == [
+        "Istanbul and Ukraine held talks in Russia.",
+        "Russia and Istanbul held talks in Ukraine.",
+    ]
+
+
+def test_a_name_is_replaced_by_each_name_of_the_evidence_the_claim_lacks() -> None:
+    claim = "Kyiv says the strike hit a school."
+    evidence = "Moscow says the strike hit a depot, which Kyiv denies; Moscow gave no proof."
+    assert name_variants(claim, evidence) == ["Moscow says the strike hit a school."]
+    assert name_variants("the strike hit a school.", evidence) == []  # no name: no variant
+
+
+def test_variants_are_capped() -> None:
+    claim = "Anna met Boris in Paris."
+    evidence = "Carl, Dora, Emil, Fritz, Greta and Hans were there."
+    assert len(name_variants(claim, evidence, limit=4)) == 4
+    assert len(name_variants(claim, evidence, limit=100)) == 3 + 3 * 6
+
+
+def test_contrast_flips_a_claim_whose_variant_is_better_supported() -> None:
+    claim = torch.tensor([0.55, 0.15, 0.30])
+    variants = torch.tensor([[0.20, 0.70, 0.10], [0.90, 0.02, 0.08]])
+    assert torch.equal(contrasted(claim, variants, 0.3), torch.tensor([0.08, 0.02, 0.90]))
+    assert contrasted(claim, variants, 0.4) is None  # 0.90 - 0.55 < 0.4
+
+
+@pytest.mark.parametrize("margin", [None, -1.0])
+def test_verify_reads_a_contrasted_claim_from_its_best_variant(margin: float | None) -> None:
+    from test_verifier import SENTENCES, WordEncoder, tiny_net
+    from transformers import AutoTokenizer
+
+    from opslens.model.encoder import encoder_path
+    from opslens.model.verifier import ClaimVerifier, VerifierConfig
+
+    tok = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
+    # Threshold 0: every claim would pass, so every claim with a variant is contrasted; margin
+    # -1: every contrast flips. A random tiny net still shows where each number comes from.
+    config = VerifierConfig(lora_r=4, lora_alpha=8, consistency_threshold=0.0, name_contrast=margin)
+    verifier = ClaimVerifier(tiny_net(config), tok, WordEncoder())
+    claims = ["Ukrainian forces suffered heavy losses around Bakhmut.", "the weather was cold."]
+    checks = verifier.verify(claims, SENTENCES, attribute=False)
+    window = [c.window_probabilities for c in checks]
+    assert checks[1].probabilities == window[1]  # no name, no variant
+    if margin is None:
+        assert checks[0].probabilities == window[0]
+        return
+    evidence = " ".join(SENTENCES[i] for i in checks[0].window.indices)
+    variants = name_variants(claims[0], evidence)
+    ids = verifier.tokens([*variants, evidence])
+    scored, _ = verifier.probabilities([(v, ids[-1]) for v in ids[:-1]])
+    best = scored[int(scored[:, 0].argmax())]
+    got = checks[0].probabilities
+    assert got["contradicted"] == pytest.approx(float(best[0]), abs=1e-6)
+    assert got["supported"] == pytest.approx(float(best[2]), abs=1e-6)
+    assert checks[0].verdict == max(got, key=got.__getitem__)
