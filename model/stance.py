@@ -190,6 +190,8 @@ def verified_stances(
         sentence_vecs,
         attribute=False,  # the verdict's evidence is not needed here: one pass per claim
         claim_vectors=claim_vecs[related],
+        # The veto reads the window; the verdict's own reading matters only to agree_needs_support.
+        window_only=not verifier.config.agree_needs_support,
     )
     out = list(stances)
     for k, check in zip(related, checks, strict=True):

@@ -303,12 +303,14 @@ class ClaimVerifier:
         *,
         attribute: bool = True,
         claim_vectors: torch.Tensor | None = None,
+        window_only: bool = False,
     ) -> list[ClaimCheck]:
         """Check each claim against its evidence window from `sentences` (pass the article's
         sentence vectors when it is already encoded). With `attribute`, the claim is also scored
         against each window sentence alone, and the sentence(s) most sure of the verdict are
         its evidence; otherwise, and for not_found, the best-retrieved sentence is. Pass
-        `claim_vectors` when the claims are already encoded."""
+        `claim_vectors` when the claims are already encoded. `window_only`: every verdict is the
+        window's (no best-supported reading, no name contrast), for callers that read no more."""
         if not claims:
             return []
         cfg = self.config
@@ -333,7 +335,11 @@ class ClaimVerifier:
             for j, claim in enumerate(claims)
         ]
         pairs = [(claim_toks[j], [t for i in w.indices for t in sent_toks[i]]) for j, w in enumerate(windows)]
-        alone = attribute or cfg.sentence_support
+        # window_only: the caller reads only the window's verdict and the stance (the stance
+        # veto), so the best-supported reading and the name contrast are not computed.
+        support = cfg.sentence_support and not window_only
+        contrast = cfg.name_contrast is not None and not window_only
+        alone = attribute or support
         singles = [(j, i) for j, w in enumerate(windows) for i in w.indices] if alone else []
         verdict, stance = self.probabilities(pairs + [(claim_toks[j], sent_toks[i]) for j, i in singles])
         by_claim: list[list[tuple[int, int]]] = [[] for _ in claims]  # (row in verdict, sentence)
@@ -344,10 +350,10 @@ class ClaimVerifier:
         readings: list[tuple[torch.Tensor, tuple[int, ...]]] = []
         for j, window in enumerate(windows):
             options = [(verdict[j], window.indices)]
-            if cfg.sentence_support:
+            if support:
                 options += [(verdict[row], (i,)) for row, i in by_claim[j]]
             readings.append(options[best_supported([p for p, _ in options])])
-        if cfg.name_contrast is not None:
+        if contrast and cfg.name_contrast is not None:
             readings = self._name_contrast(claims, sentences, readings, cfg.name_contrast)
         out = []
         for j, window in enumerate(windows):

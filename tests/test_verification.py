@@ -106,8 +106,12 @@ class StanceStandIn:
         self.config = VerifierConfig(stance_veto=veto)
         self.asked: list[str] = []
 
-    def verify(self, claims, sentences, vectors, *, attribute, claim_vectors) -> list[ClaimCheck]:
+    def verify(
+        self, claims, sentences, vectors, *, attribute, claim_vectors, window_only
+    ) -> list[ClaimCheck]:
         self.asked += claims
+        # The stance reads the window's verdict only, unless agree_needs_support reads the verdict.
+        assert window_only == (not self.config.agree_needs_support)
         out = []
         for claim in claims:
             contra = 0.95 if " not " in f" {claim} " else 0.05
@@ -146,10 +150,8 @@ def test_verified_stances_relabel_related_pairs_only(veto: float | None) -> None
 
 def test_an_agree_nothing_supports_becomes_discuss_when_the_artifact_says_so() -> None:
     class Unsupported(StanceStandIn):
-        def verify(self, claims, sentences, vectors, *, attribute, claim_vectors) -> list[ClaimCheck]:
-            checks = super().verify(
-                claims, sentences, vectors, attribute=attribute, claim_vectors=claim_vectors
-            )
+        def verify(self, claims, sentences, vectors, **kwargs) -> list[ClaimCheck]:
+            checks = super().verify(claims, sentences, vectors, **kwargs)
             return [dataclasses.replace(c, verdict="not_found") for c in checks]
 
     sents = [Sentence(text=t, start=i * 10, end=i * 10 + len(t)) for i, t in enumerate(["a b", "c d", "e f"])]
