@@ -101,14 +101,16 @@ def test_all_rejected_falls_back_under_drop_sentence() -> None:
 @pytest.mark.parametrize(
     "wrong",
     [
-        # Two names swapped for each other: the article has Russian forces suffering the losses.
-        # A known miss of the shipped verifier 1.2.0 (supported 0.68; name swaps are 47% right on its
-        # validation pairs): strict, so a model that fixes it fails here until the mark goes.
+        # A name replaced by another of the sentence's: the article has Russian forces suffering the
+        # losses. A known miss of the shipped verifier (weights 1.2.0): with the whole sentence the
+        # claim and its "Russian" variant score alike, so the name contrast does not fire (it does
+        # on the shorter claim in test_verify_api.py). Strict, so a model that fixes it fails here
+        # until the mark goes.
         pytest.param(
             "Ukrainian forces have suffered massive losses in recent weeks around Bakhmut and Vuhledar, "
             "a town that is close to the dividing line between the eastern and the southern theaters of "
             "the war.",
-            marks=pytest.mark.xfail(strict=True, reason="shipped verifier 1.2.0: known miss (name swap)"),
+            marks=pytest.mark.xfail(strict=True, reason="known miss (name swap, whole sentence)"),
         ),
         # Negated.
         "Russian forces have not suffered massive losses in recent weeks around Bakhmut and Vuhledar, "

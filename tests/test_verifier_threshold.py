@@ -12,6 +12,7 @@ import pytest
 
 from opslens.model.artifact import SHIPPED_ARTIFACT, load_component_state, verify_artifact
 from opslens.model.verifier import COMPONENT, VerifierConfig
+from opslens.training.verifier_contrast import ContrastReadings, choose_name_contrast
 from opslens.training.verifier_threshold import balanced_accuracy, best_threshold, write
 
 
@@ -50,4 +51,40 @@ def test_shipped_values_were_chosen_on_validation_pairs(key: str) -> None:
     files = chosen["data"] if isinstance(chosen["data"], list) else [chosen["data"]]
     assert all(f["split"] == "validation" for f in files)
     assert meta["training"]["data"]["validation"]["sha256"] in {f["sha256"] for f in files}
+    assert "factcheck" not in json.dumps(chosen) and "fnc1_test" not in json.dumps(chosen)
+
+
+def _readings(gain: list[float]) -> ContrastReadings:
+    # Two supported claims and two others, all read as supported (0.8) without the contrast; a
+    # contrasted claim reads 0.1. The contrast catches the others (gain 0.3) but also one
+    # supported claim at a smaller gain (0.08).
+    g = np.array(gain)
+    return ContrastReadings(
+        plain=np.full(4, 0.8),
+        contrasted=np.where(np.isfinite(g), 0.1, 0.8),
+        gain=g,
+        positive=np.array([True, True, False, False]),
+        sources=np.array(["sentence", "sentence", "name_swap", "name_swap"]),
+    )
+
+
+def test_name_contrast_margin_is_the_largest_that_helps_most() -> None:
+    chosen = choose_name_contrast(_readings([-np.inf, 0.08, 0.3, 0.3]), 0.5, [Path("c.json")], "cmd")
+    # 0.1 to 0.3 catch both swaps and spare the supported claim; of equally good ones, the largest.
+    assert chosen["value"] == 0.3 and chosen["balanced_accuracy"] == 100.0
+    assert chosen["balanced_accuracy_without"] == 50.0 and chosen["by_margin"]["0.05"] == 75.0
+    assert chosen["passed_by_source"] == {"name_swap": 0.0, "sentence": 1.0}
+    # A contrast that never separates them is left off.
+    assert choose_name_contrast(_readings([0.3, 0.3, 0.3, 0.3]), 0.5, [], "cmd")["value"] is None
+
+
+def test_shipped_name_contrast_was_chosen_on_validation_claims() -> None:
+    meta = json.loads((SHIPPED_ARTIFACT / f"{COMPONENT}.json").read_text())
+    chosen = meta["training"]["name_contrast"]
+    assert meta["config"]["name_contrast"] == chosen["value"] is not None
+    assert meta["config"]["consistency_threshold"] == chosen["threshold"]
+    assert chosen["balanced_accuracy"] > chosen["balanced_accuracy_without"]
+    # The claims come from the configs' validation articles; the configs are in the repository.
+    root = Path(__file__).resolve().parents[1]
+    assert chosen["configs"] and all((root / c).is_file() for c in chosen["configs"])
     assert "factcheck" not in json.dumps(chosen) and "fnc1_test" not in json.dumps(chosen)
