@@ -338,7 +338,7 @@ class ClaimVerifier:
         # window_only: the caller reads only the window's verdict and the stance (the stance
         # veto), so the best-supported reading and the name contrast are not computed.
         support = cfg.sentence_support and not window_only
-        contrast = cfg.name_contrast is not None and not window_only
+        margin = None if window_only else cfg.name_contrast
         alone = attribute or support
         singles = [(j, i) for j, w in enumerate(windows) for i in w.indices] if alone else []
         verdict, stance = self.probabilities(pairs + [(claim_toks[j], sent_toks[i]) for j, i in singles])
@@ -353,8 +353,8 @@ class ClaimVerifier:
             if support:
                 options += [(verdict[row], (i,)) for row, i in by_claim[j]]
             readings.append(options[best_supported([p for p, _ in options])])
-        if contrast and cfg.name_contrast is not None:
-            readings = self._name_contrast(claims, sentences, readings, cfg.name_contrast)
+        if margin is not None:
+            readings = self._name_contrast(claims, sentences, readings, margin)
         out = []
         for j, window in enumerate(windows):
             probs, seen = readings[j]
