@@ -354,7 +354,7 @@ class ClaimVerifier:
                 options += [(verdict[row], (i,)) for row, i in by_claim[j]]
             readings.append(options[best_supported([p for p, _ in options])])
         if margin is not None:
-            readings = self._name_contrast(claims, sentences, readings, margin)
+            readings = self._name_contrast(claims, sentences, sent_toks, readings, margin)
         out = []
         for j, window in enumerate(windows):
             probs, seen = readings[j]
@@ -381,21 +381,23 @@ class ClaimVerifier:
         self,
         claims: Sequence[str],
         sentences: Sequence[str],
+        sentence_tokens: Sequence[Sequence[int]],
         readings: list[tuple[torch.Tensor, tuple[int, ...]]],
         margin: float,
     ) -> list[tuple[torch.Tensor, tuple[int, ...]]]:
         """Readings with every claim that would pass (supported, or P(supported) at the consistency
         threshold) scored again as its name variants against the sentences that supported it."""
         sup = self.config.verdicts.index("supported")
-        jobs: list[tuple[int, str, str]] = []  # (claim, variant, evidence)
+        jobs: list[tuple[int, str, list[int]]] = []  # (claim, variant, evidence ids as already tokenised)
         for j, (probs, seen) in enumerate(readings):
             if int(probs.argmax()) == sup or float(probs[sup]) >= self.config.consistency_threshold:
-                evidence = " ".join(sentences[i] for i in seen)
-                jobs += [(j, v, evidence) for v in name_variants(claims[j], evidence)]
+                evidence = [t for i in seen for t in sentence_tokens[i]]
+                variants = name_variants(claims[j], " ".join(sentences[i] for i in seen))
+                jobs += [(j, v, evidence) for v in variants]
         if not jobs:
             return readings
-        toks = self.tokens([t for _, v, e in jobs for t in (v, e)])
-        scored, _ = self.probabilities([(toks[2 * k], toks[2 * k + 1]) for k in range(len(jobs))])
+        toks = self.tokens([v for _, v, _ in jobs])
+        scored, _ = self.probabilities([(toks[k], e) for k, (_, _, e) in enumerate(jobs)])
         out = list(readings)
         for j in dict.fromkeys(j for j, _, _ in jobs):
             rows = [k for k, (jj, _, _) in enumerate(jobs) if jj == j]

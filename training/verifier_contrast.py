@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from opslens.eval.factcheck_metrics import balanced_accuracy
 from opslens.model.text import parse_document
 from opslens.model.verifier import NLI_LABELS, ClaimVerifier
 from opslens.training.config import VerifierTrainConfig, load_config
@@ -74,19 +75,22 @@ def contrast_readings(verifier: ClaimVerifier, claims: Sequence[TextClaim]) -> C
         by_article.setdefault(c.sentences, []).append(n)
     plain, flipped = np.zeros(len(claims)), np.zeros(len(claims))
     gain = np.full(len(claims), -np.inf)
-    off, on = (verifier.config.model_copy(update={"name_contrast": m}) for m in (None, -1.0))
-    for sentences, idx in tqdm(by_article.items(), desc="name contrast", mininterval=10):
-        texts = [claims[n].claim for n in idx]
-        verifier.config = off
-        before = verifier.verify(texts, sentences, attribute=False)
-        verifier.config = on  # every contrast applied: what each claim reads as if contrasted
-        after = verifier.verify(texts, sentences, attribute=False)
-        for n, b, a in zip(idx, before, after, strict=True):
-            plain[n], flipped[n] = b.probabilities["supported"], a.probabilities["supported"]
-            if not np.allclose(list(a.probabilities.values()), list(b.probabilities.values()), atol=1e-6):
-                # contrasted: the best variant's P(supported) is now the claim's P(contradicted)
-                gain[n] = a.probabilities["contradicted"] - b.probabilities["supported"]
-    verifier.config = off.model_copy(update={"name_contrast": None})
+    original = verifier.config
+    off, on = (original.model_copy(update={"name_contrast": m}) for m in (None, -1.0))
+    try:
+        for sentences, idx in tqdm(by_article.items(), desc="name contrast", mininterval=10):
+            texts = [claims[n].claim for n in idx]
+            verifier.config = off
+            before = verifier.verify(texts, sentences, attribute=False)
+            verifier.config = on  # every contrast applied: what each claim reads as if contrasted
+            after = verifier.verify(texts, sentences, attribute=False)
+            for n, b, a in zip(idx, before, after, strict=True):
+                plain[n], flipped[n] = b.probabilities["supported"], a.probabilities["supported"]
+                if not np.allclose(list(a.probabilities.values()), list(b.probabilities.values()), atol=1e-6):
+                    # contrasted: the best variant's P(supported) is now the claim's P(contradicted)
+                    gain[n] = a.probabilities["contradicted"] - b.probabilities["supported"]
+    finally:
+        verifier.config = original
     return ContrastReadings(
         plain=plain,
         contrasted=np.where(np.isfinite(gain), flipped, plain),
@@ -94,10 +98,6 @@ def contrast_readings(verifier: ClaimVerifier, claims: Sequence[TextClaim]) -> C
         positive=np.array([c.verdict == SUPPORTED for c in claims]),
         sources=np.array([c.source for c in claims]),
     )
-
-
-def _balanced_accuracy(positive: np.ndarray, predicted: np.ndarray) -> float:
-    return float((predicted[positive].mean() + (~predicted[~positive]).mean()) / 2)
 
 
 def choose_name_contrast(
@@ -109,7 +109,7 @@ def choose_name_contrast(
         return np.where(readings.gain >= margin, readings.contrasted, readings.plain)
 
     def accuracy(margin: float | None) -> float:
-        return 100 * _balanced_accuracy(readings.positive, scores(margin) >= threshold)
+        return balanced_accuracy(readings.positive.astype(int), (scores(margin) >= threshold).astype(int))
 
     without = accuracy(None)
     best = max([*GRID, None], key=lambda m: (round(accuracy(m), 6), m if m is not None else 2.0))

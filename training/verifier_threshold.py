@@ -135,13 +135,17 @@ def vetoed(stance: np.ndarray, contradicted: np.ndarray, veto: float | None) -> 
     return labels
 
 
+def stance_macro_f1(val: Validation, rows: np.ndarray, predicted: np.ndarray) -> float:
+    """Macro-F1 (x100) of predicted stance labels against those of the selected validation rows."""
+    return 100 * float(f1_score(val.stance_label[rows], predicted, labels=[0, 1, 2], average="macro"))
+
+
 def choose_veto(val: Validation, pairs_paths: list[Path]) -> dict[str, Any]:
     fnc = val.stance_label >= 0
     negation = val.sources == NEGATION
 
     def macro_f1(veto: float | None) -> float:
-        pred = vetoed(val.stance[fnc], val.window[fnc, CONTRADICTED], veto)
-        return 100 * float(f1_score(val.stance_label[fnc], pred, labels=[0, 1, 2], average="macro"))
+        return stance_macro_f1(val, fnc, vetoed(val.stance[fnc], val.window[fnc, CONTRADICTED], veto))
 
     def negations_agreed(veto: float | None) -> float:
         return float((vetoed(val.stance[negation], val.window[negation, CONTRADICTED], veto) == AGREE).mean())
@@ -174,7 +178,7 @@ def choose_support_rule(val: Validation, veto: float | None, pairs_paths: list[P
     ruled[(ruled == AGREE) & (val.verdict[fnc].argmax(1) == NLI_LABELS.index("neutral"))] = DISCUSS
 
     def macro_f1(pred: np.ndarray) -> float:
-        return 100 * float(f1_score(val.stance_label[fnc], pred, labels=[0, 1, 2], average="macro"))
+        return stance_macro_f1(val, fnc, pred)
 
     return {
         "value": bool(macro_f1(ruled) >= macro_f1(base)),
