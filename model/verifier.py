@@ -41,13 +41,13 @@ from opslens.model.evidence import (
 from opslens.model.lora import AdapterConfig, adapted, check_base, load_base, served_encoder
 from opslens.model.name_variants import name_variants
 from opslens.model.options import DEFAULT_BACKEND, Backend
+from opslens.model.readings import VERDICTS, best_supported, contrasted
 
 if TYPE_CHECKING:
     from opslens.model.onnx_adapted import OnnxHidden  # imports onnxruntime: the onnx extra only
 
 COMPONENT = "verifier"
 NLI_LABELS = ("entailment", "neutral", "contradiction")
-VERDICTS = ("supported", "not_found", "contradicted")  # NLI_LABELS in the guard's words
 STANCES = ("agree", "disagree", "discuss")
 
 
@@ -195,32 +195,6 @@ def load_merged_verifier(
     )
     heads = {k: v for k, v in state.items() if k.split(".")[0] in ("verdict_head", "stance_head")}
     return MergedVerifierNet(config, base, heads).eval()
-
-
-def best_supported(candidates: Sequence[torch.Tensor]) -> int:
-    """Of the verdict distributions for one claim (its whole window first, then each window
-    sentence alone), the index of the one to read it from: the sentence that alone reads it as
-    supported with the highest P(supported), when that beats the window's; else the window. The
-    cross-encoder reads a claim against several sentences less surely than against the one that
-    states it (a verbatim sentence of the article: supported 0.86 alone, 0.49 in its window);
-    a sentence that does not support the claim says nothing the window does not (validation:
-    3-way accuracy 78.8% against 76.2% when any sentence with a higher P(supported) won)."""
-    sup = VERDICTS.index("supported")
-    options = [0, *(k for k in range(1, len(candidates)) if int(candidates[k].argmax()) == sup)]
-    return max(options, key=lambda k: float(candidates[k][sup]))
-
-
-def contrasted(claim: torch.Tensor, variants: torch.Tensor, margin: float) -> torch.Tensor | None:
-    """The claim's verdict distribution when a variant with another name is supported by at least
-    `margin` more than the claim itself: the best variant's, supported and contradicted swapped
-    (what the article says of another name, it contradicts of this one); else None."""
-    sup, con = VERDICTS.index("supported"), VERDICTS.index("contradicted")
-    best = variants[int(variants[:, sup].argmax())]
-    if float(best[sup] - claim[sup]) < margin:
-        return None
-    flipped = best.clone()
-    flipped[sup], flipped[con] = best[con], best[sup]
-    return flipped
 
 
 @dataclass(frozen=True, slots=True)

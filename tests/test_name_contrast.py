@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from opslens.model.name_variants import name_variants
-from opslens.model.verifier import contrasted
+from opslens.model.readings import contrasted
 
 
 def test_two_names_of_a_claim_are_swapped_for_each_other() -> None:

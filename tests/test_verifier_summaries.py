@@ -118,7 +118,8 @@ def test_sentence_support_reads_the_verdict_from_the_best_supported_input() -> N
     from transformers import AutoTokenizer
 
     from opslens.model.encoder import encoder_path
-    from opslens.model.verifier import ClaimVerifier, VerifierConfig, best_supported
+    from opslens.model.readings import best_supported
+    from opslens.model.verifier import ClaimVerifier, VerifierConfig
 
     a, b = torch.tensor([0.3, 0.1, 0.6]), torch.tensor([0.7, 0.2, 0.1])
     assert best_supported([a, b]) == 1 and best_supported([a]) == 0

@@ -34,10 +34,12 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
+from opslens.eval.factcheck_metrics import balanced_accuracy as eval_balanced_accuracy
 from opslens.model.artifact import SHIPPED_ARTIFACT, read_component_meta
 from opslens.model.cache import file_sha256
 from opslens.model.card import write_card
-from opslens.model.verifier import COMPONENT, NLI_LABELS, STANCES, ClaimVerifier, best_supported
+from opslens.model.readings import best_supported
+from opslens.model.verifier import COMPONENT, NLI_LABELS, STANCES, ClaimVerifier
 from opslens.training.verifier_contrast import choose_name_contrast, contrast_readings, validation_claims
 from opslens.training.verifier_pairs import concat_pairs, load_pairs
 
@@ -48,8 +50,8 @@ NEGATION = "synthetic:negation"
 
 
 def balanced_accuracy(positive: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean of the recall on each class."""
-    return float((predicted[positive].mean() + (~predicted[~positive]).mean()) / 2)
+    """Mean of the recall on each class, as a fraction (the eval suite's figure / 100)."""
+    return eval_balanced_accuracy(positive.astype(int), predicted.astype(int)) / 100
 
 
 def best_threshold(scores: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
