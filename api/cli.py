@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         choices=BACKENDS,
-        help=f"sentence encoder (default: OPSLENS_ENCODER_BACKEND or {DEFAULT_BACKEND})",
+        help=f"MiniLM encoders: torch, bf16 or onnx (default: OPSLENS_ENCODER_BACKEND or {DEFAULT_BACKEND})",
     )
     p.add_argument(
         "--abstractive",

@@ -181,7 +181,8 @@ class Settings(BaseSettings):
     threads: int | None = Field(None, ge=1, description="Intra-op threads of torch and onnxruntime.")
     encoder_backend: Backend = Field(
         DEFAULT_BACKEND,
-        description="Sentence encoder: torch (reference) or onnx (int8 ONNX Runtime, faster).",
+        description="MiniLM encoders: torch (reference), bf16 (torch under bfloat16 autocast; faster on "
+        "CPUs with native bfloat16) or onnx (int8 ONNX Runtime, faster).",
     )
     cache_dir: Path | None = Field(
         None,

@@ -117,7 +117,7 @@ def add_backend_argument(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKENDS,
         default=os.environ.get("OPSLENS_ENCODER_BACKEND", DEFAULT_BACKEND),
-        help="sentence encoder: torch (reference) or onnx (int8); "
+        help="MiniLM encoders: torch (reference), bf16 (bfloat16 autocast) or onnx (int8); "
         f"default: OPSLENS_ENCODER_BACKEND or {DEFAULT_BACKEND}",
     )
 

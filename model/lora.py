@@ -17,6 +17,7 @@ from torch import nn
 from transformers import AutoModel
 
 from opslens.model.artifact import ArtifactError, component_sha256
+from opslens.model.bf16 import bf16_model
 from opslens.model.cache import file_sha256
 from opslens.model.encoder import ENCODER_NAME, ENCODER_PACKAGE, encoder_path
 from opslens.model.options import DEFAULT_BACKEND, Backend
@@ -112,8 +113,11 @@ def served_encoder(
     cache_dir: Path | None = None,
     threads: int | None = None,
 ) -> nn.Module | OnnxHidden:
-    """The base with `component`'s adapters merged, to infer with: in torch, or with the onnx
-    backend as an int8 ONNX Runtime graph (built and cached on first use, onnx_adapted.py)."""
+    """The base with `component`'s adapters merged, to infer with: in torch (under bfloat16 autocast
+    with the bf16 backend), or with the onnx backend as an int8 ONNX Runtime graph (built and
+    cached on first use, onnx_adapted.py)."""
+    if backend == "bf16":
+        return bf16_model(merged_base(component, state, r, alpha))
     if backend != "onnx":
         return merged_base(component, state, r, alpha)
     from opslens.model.onnx_adapted import OnnxHidden, prepare_adapted

@@ -17,8 +17,9 @@ Policy = Literal["flag", "drop_sentence", "fallback"]
 Engine = Literal["ct2", "ort", "hf"]
 """How the generator decodes: CTranslate2 int8, onnxruntime-genai int8, or transformers fp32."""
 
-Backend = Literal["torch", "onnx"]
-"""How the sentence encoder runs: PyTorch, or an int8 ONNX export."""
+Backend = Literal["torch", "bf16", "onnx"]
+"""How the MiniLM encoders (sentence, extractive, verifier) run: PyTorch float32 (the reference),
+PyTorch under bfloat16 autocast (model/bf16.py; for CPUs with native bfloat16), or int8 ONNX."""
 
 ServeEngine = Literal["uvicorn", "ray"]
 """How `opslens serve` runs the app: one uvicorn process, or replicas on Ray Serve."""
