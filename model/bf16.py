@@ -3,8 +3,8 @@
 Matrix products run in bfloat16 (float32 accumulation) where the CPU has native instructions
 for it (avx512_bf16, AMX): on the 2-core development machine (AMD EPYC, avx512_bf16) the claim
 verifier runs ~1.5x faster (served /verify: 717 -> 466 ms) with its probabilities within ~0.001 of
-float32. On a CPU without
-them PyTorch emulates bfloat16 and it is slower, so this is an opt-in, never the default.
+float32. On a CPU without them PyTorch emulates bfloat16 and it is slower, so this is an opt-in,
+never the default.
 Outputs come back float32, so everything downstream (pooling, heads, thresholds) is unchanged.
 """
 
