@@ -1,8 +1,9 @@
 """What the generator asks of a decoding engine, and what every engine shares.
 
-Two engines implement `DecodingEngine`: CTranslate2 int8 (ct2_engine.py, the fast one) and
-transformers float32 (hf_engine.py, the reference). Both decode greedily with the KV cache
-and stop at the end-of-sequence token, which they never return.
+Three engines implement `DecodingEngine`: CTranslate2 int8 (ct2_engine.py, served by default),
+onnxruntime-genai int8 (ort_engine.py) and transformers float32 (hf_engine.py, the reference).
+All decode greedily with the KV cache, forbid repeating a trigram of their own output, and stop
+at the end-of-sequence token, which they never return.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-# Small models loop; forbidding a repeated trigram is the usual cure for summaries.
+# Small models loop; forbidding a repeated trigram is the usual cure for summaries. Repeated within
+# the summary only: transformers' and onnxruntime-genai's built-in option also counts the prompt's
+# n-grams, and a prompt that quotes the article then forbids every phrase of it (the summary
+# spells names around them: "bakhut", "vhuly"). CTranslate2's counts the output alone.
 NO_REPEAT_NGRAM = 3
 
 
@@ -29,3 +33,11 @@ class DecodingEngine(Protocol):
 def until_end(ids: list[int], end: int) -> list[int]:
     """Token ids up to (not including) the first end-of-sequence token."""
     return ids[: ids.index(end)] if end in ids else ids
+
+
+def banned_tokens(generated: Sequence[int], n: int) -> list[int]:
+    """The tokens that would complete an n-gram `generated` already holds (none for n < 1)."""
+    if n < 1:
+        return []
+    tail, ids = tuple(generated[len(generated) - n + 1 :]), list(generated)
+    return sorted({ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i : i + n - 1]) == tail})

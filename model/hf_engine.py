@@ -9,10 +9,25 @@ import threading
 from collections.abc import Iterator, Sequence
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import LogitsProcessor, LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
 
-from opslens.model.decoding import NO_REPEAT_NGRAM, until_end
+from opslens.model.decoding import NO_REPEAT_NGRAM, banned_tokens, until_end
 from opslens.model.options import ENGINE_NAMES
+
+
+class _NoRepeatInOutput(LogitsProcessor):
+    """`no_repeat_ngram_size` over the new tokens alone: transformers' own counts the prompt's
+    n-grams too (see decoding.py)."""
+
+    def __init__(self, prompt_length: int, n: int) -> None:
+        self.prompt_length = prompt_length
+        self.n = n
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for row, ids in enumerate(input_ids[:, self.prompt_length :].tolist()):
+            if banned := banned_tokens(ids, self.n):
+                scores[row, banned] = -float("inf")
+        return scores
 
 
 class HFEngine:
@@ -34,7 +49,7 @@ class HFEngine:
             "do_sample": False,
             "num_beams": 1,
             "use_cache": True,
-            "no_repeat_ngram_size": NO_REPEAT_NGRAM,
+            "logits_processor": LogitsProcessorList([_NoRepeatInOutput(len(prompt), NO_REPEAT_NGRAM)]),
             "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
             "eos_token_id": self.tokenizer.eos_token_id,
         }

@@ -22,7 +22,7 @@ from pathlib import Path
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from opslens.model import engine_build
-from opslens.model.decoding import NO_REPEAT_NGRAM
+from opslens.model.decoding import NO_REPEAT_NGRAM, banned_tokens
 from opslens.model.engine_build import EngineBuildError
 from opslens.model.options import ENGINE_NAMES
 
@@ -95,21 +95,26 @@ class OrtEngine:
         self.no_repeat_ngram = no_repeat_ngram
 
     def _steps(self, prompt: Sequence[int], max_new_tokens: int) -> Iterator[int]:
+        import numpy as np
         import onnxruntime_genai as og
 
         params = og.GeneratorParams(self.model)
-        params.set_search_options(
-            max_length=len(prompt) + max_new_tokens,
-            do_sample=False,
-            no_repeat_ngram_size=self.no_repeat_ngram,
-        )
+        # No `no_repeat_ngram_size` here: onnxruntime-genai's counts the prompt's n-grams too
+        # (see decoding.py); the summary's own are masked in the logits below.
+        params.set_search_options(max_length=len(prompt) + max_new_tokens, do_sample=False)
         generator = og.Generator(self.model, params)
         generator.append_tokens(list(prompt))
+        out: list[int] = []
         while not generator.is_done():
+            if banned := banned_tokens(out, self.no_repeat_ngram):
+                logits = generator.get_logits().copy()
+                logits[..., banned] = -np.inf
+                generator.set_logits(logits)
             generator.generate_next_token()
             token = int(generator.get_next_tokens()[0])
             if token == self.tokenizer.eos_token_id:
                 return
+            out.append(token)
             yield token
 
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:

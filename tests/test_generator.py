@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from opslens.model.decoding import banned_tokens
 from opslens.model.generator import trim_to_words
 from opslens.model.prompt import Source, build_prompt, fit_article, length_bucket
 from opslens.model.text import split_sentences
@@ -30,6 +31,14 @@ def test_trim_to_words_cuts_at_a_sentence_end() -> None:
     assert trim_to_words(text, 20) == text
     assert trim_to_words(text, 6) == "One two three four."
     assert trim_to_words("a b c d e f", 3) == "a b c"
+
+
+def test_banned_tokens_complete_an_ngram_of_the_output_only() -> None:
+    assert banned_tokens([5, 6, 7, 5, 6], 3) == [7]  # 5 6 7 again would repeat a trigram
+    assert banned_tokens([5, 6, 7, 5, 6, 9, 5, 6], 3) == [7, 9]
+    assert banned_tokens([5, 6, 7], 3) == [] and banned_tokens([5], 3) == []
+    assert banned_tokens([5, 6, 5], 2) == [6] and banned_tokens([5, 6], 1) == [5, 6]
+    assert banned_tokens([5, 6, 7, 5, 6], 0) == []
 
 
 def test_length_bucket() -> None:
@@ -186,3 +195,21 @@ def test_prepare_builds_the_engine_it_is_asked_for(engine: str, capsys: pytest.C
     assert folder.name.startswith(f"smollm2-135m-{engine}-") and folder.parent == base.parent
     assert converted(engine).verified(folder, json.loads((folder / RECORD).read_text())["key"])
     assert is_built(SHIPPED_ARTIFACT, engine=engine)
+
+
+@pytest.mark.slow
+@needs_base
+@pytest.mark.parametrize("engine", ["base", "fast", "ort8"])
+def test_engines_forbid_repeats_of_the_summary_not_phrases_of_the_prompt(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """Trigram blocking counts the generated tokens alone: a prompt that quotes the article must
+    not forbid its phrases (transformers' and onnxruntime-genai's built-in option counts them,
+    and the summary then misspells names to get around them)."""
+    gen = request.getfixturevalue(engine)
+    prompt = list(gen.prompt(ARTICLE, 40).input_ids)
+    out = gen.engine.generate([prompt], 30)[0]
+    trigrams = [tuple(out[i : i + 3]) for i in range(len(out) - 2)]
+    quoted = {tuple(prompt[i : i + 3]) for i in range(len(prompt) - 2)}
+    assert len(trigrams) == len(set(trigrams)), "a trigram of the summary repeated"
+    assert any(t in quoted for t in trigrams), gen.tokenizer.decode(out)
