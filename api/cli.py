@@ -41,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--generator-engine",
         choices=ENGINES,
-        help="abstractive decoding: ct2 (CTranslate2 int8) or hf (transformers fp32) "
+        help="abstractive decoding: ort (onnxruntime-genai int8), ct2 (CTranslate2 int8) or hf "
+        "(transformers fp32) "
         f"(default: OPSLENS_ABSTRACTIVE__ENGINE or {DEFAULT_ENGINE})",
     )
     p.add_argument(

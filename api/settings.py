@@ -107,8 +107,8 @@ class Abstractive(BaseModel):
     )
     engine: Engine = Field(
         DEFAULT_ENGINE,
-        description="ct2: CTranslate2 int8, built into cache_dir on first use; ort: onnxruntime-genai "
-        "int8 (the genai extra), built likewise; hf: transformers fp32.",
+        description="ort: onnxruntime-genai int8, built into cache_dir on first use; ct2: CTranslate2 "
+        "int8, built likewise; hf: transformers fp32.",
     )
     default_mode: Mode = Field(
         DEFAULT_MODE,

@@ -45,8 +45,9 @@ def render_card(folder: Path) -> str:
         out[-1:-1] = [
             f"- Abstractive generator: a LoRA adapter on `{cfg.get('base')}` from PyPI "
             f"`{cfg.get('base_package')}=={cfg.get('base_package_version')}` (GGUF sha256 "
-            f"{str(cfg.get('base_sha256', ''))[:12]}), not copied here either; the CTranslate2 int8 model "
-            "it decodes with is built locally (`opslens prepare abstractive`) and hash-checked.",
+            f"{str(cfg.get('base_sha256', ''))[:12]}), not copied here either; the int8 model it decodes "
+            "with (onnxruntime-genai by default, or CTranslate2) is built locally (`opslens prepare "
+            "abstractive`) and hash-checked.",
         ]
     if "extractive_encoder" in manifest.components:
         cfg = read_component_meta(folder, "extractive_encoder").get("config", {})

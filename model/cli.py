@@ -4,7 +4,7 @@ stdout; with --html the file is a web page, whose main content is extracted firs
 against the article (what POST /verify answers), JSON on stdout.
 `opslens prepare [encoder|abstractive] [--force]`: build and verify, ahead of use, a cached
 derived model: the int8 ONNX encoder, or the abstractive generator (the base model's float copy
-and the CTranslate2 int8 model with the artifact's adapter merged in)."""
+and the engine's int8 model with the artifact's adapter merged in)."""
 
 from __future__ import annotations
 

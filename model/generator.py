@@ -97,9 +97,9 @@ class Generator:
         """The base with the artifact's `abstractive` adapter merged in, or the bare base when
         `artifact` is None (the zero-shot baseline), decoding with `engine`:
 
-        - "ct2": CTranslate2 int8, converted on first use into the cache and hash-checked;
-          once converted, the float model is not loaded at all.
-        - "ort": onnxruntime-genai int8 (the `genai` extra), built and checked the same way.
+        - "ort": onnxruntime-genai int8, exported on first use into the cache and hash-checked;
+          once exported, the float model is not loaded at all.
+        - "ct2": CTranslate2 int8, converted and checked the same way.
         - "hf": transformers eager float32.
         """
         if engine not in ENGINES:
@@ -211,7 +211,7 @@ def is_built(
     artifact: Path | str | None, *, cache: Path | None = None, engine: Engine = DEFAULT_ENGINE
 ) -> bool:
     """Whether `Generator.load` would find its on-disk build (the prepared float base and, for
-    "ct2", the conversion with this artifact's adapter) rather than make it (~35 s, 1.9 GB at
+    "ort" and "ct2", the build with this artifact's adapter) rather than make it (~35 s, 1.9 GB at
     peak). Reads the build records only; loading checks the weights' hashes."""
     base = cache or default_cache()
     if not (base / PREPARED).is_file():

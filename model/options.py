@@ -57,7 +57,7 @@ ENGINE_NAMES: dict[Engine, str] = {
 
 DEFAULT_MODE: Mode = "extractive"
 DEFAULT_POLICY: Policy = "drop_sentence"
-DEFAULT_ENGINE: Engine = "ct2"
+DEFAULT_ENGINE: Engine = "ort"
 DEFAULT_BACKEND: Backend = "torch"
 # Most callers never ask for an abstractive summary; the generator costs ~200 MB once loaded.
 DEFAULT_ABSTRACTIVE_LOADING: Loading = "auto"

@@ -103,7 +103,7 @@ class OpsLens:
         `backend` picks the sentence encoder: "torch" (reference) or "onnx" (int8 ONNX Runtime,
         built into `cache_dir` on first use; see onnx_encoder.py). `abstractive` True (or "on")
         also loads the generator (the artifact's adapter on SmolLM2, or the bare base with
-        `zero_shot`), decoding with `engine` ("ct2" int8 or "hf" float32; see generator.py);
+        `zero_shot`), decoding with `engine` ("ort" or "ct2" int8, "hf" float32; see generator.py);
         "auto" loads it on the first abstractive request instead (`load_generator`). The claim verifier
         loads when the artifact has one, unless `verifier=False` (then stances and the guard are
         without it, and `verify` is refused); "auto" loads it when a request first needs it.

@@ -212,7 +212,7 @@ def _events(raw: str) -> list[tuple[str, dict]]:
 
 
 def test_stream_sends_tokens_then_the_guarded_result(zero_shot) -> None:
-    """The real (zero-shot, CTranslate2) decoder: tokens as decoded, then the same JSON as
+    """The real (zero-shot, onnxruntime-genai) decoder: tokens as decoded, then the same JSON as
     POST /summarize, whose generated text is what the tokens spelt."""
     with (
         _client(zero_shot) as c,
@@ -225,7 +225,7 @@ def test_stream_sends_tokens_then_the_guarded_result(zero_shot) -> None:
     kinds = [k for k, _ in events]
     assert kinds[-1] == "result" and kinds.count("result") == 1 and kinds.count("token") >= 2
     result = SummarizeResponse.model_validate(events[-1][1])
-    assert result.mode == "abstractive" and result.generation.engine == "ctranslate2-int8"
+    assert result.mode == "abstractive" and result.generation.engine == "onnxruntime-genai-int8"
     spelt = " ".join("".join(d["text"] for k, d in events if k == "token").split())
     assert spelt.startswith(result.faithfulness.generated)  # the word limit may cut the tail
     _offsets_hold(events[-1][1], ARTICLE)

@@ -79,19 +79,19 @@ def test_both_modes_side_by_side_with_the_zero_shot_baseline(tmp_path: Path) -> 
     assert "**OpsLens abstractive**" in report and "Faithfulness" in report
 
 
-# The shipped adapter (prompt v2) on the first 60 held-out articles, CTranslate2 int8, artifact
-# 1.6.0 (best-supported reading and name contrast): ROUGE-1 26.83 against lead-3's 29.39 on the
-# same articles (ratio 0.913; 1.4.0's window reading: 0.882); on all 300 the claim verifier called
-# 26.3% of the generated sentences contradicted and 7.2% not found, and drop_sentence served none
-# of them. The floor sits about 0.06 below the measured ratio.
-ABSTRACTIVE_RATIO_FLOOR = 0.85
+# The shipped adapter (prompt v2) on the first 60 held-out articles, onnxruntime-genai int8 with
+# trigram blocking over the summary alone, artifact 1.6.0: ROUGE-1 28.13 against lead-3's 29.35 on
+# the same articles (ratio 0.958; CTranslate2 int8 in the same code: 26.91, 0.917; onnxruntime-genai
+# with its built-in blocking, which also forbade the prompt's trigrams: 22.47). The floor sits
+# about 0.06 below the measured ratio.
+ABSTRACTIVE_RATIO_FLOOR = 0.90
 
 
 def test_abstractive_mode_alone_floor_and_grounding(tmp_path: Path) -> None:
     results = _run("summarization", tmp_path, "--limit", "60", "--bootstrap", "50", "--mode", "abstractive")
     assert results["mode"] == "abstractive" and "modes" not in results
     assert "zero-shot SmolLM2" not in results["baselines"]  # --zero-shot adds it
-    assert results["metrics"]["generator"].endswith("(ctranslate2-int8)")
+    assert results["metrics"]["generator"].endswith("(onnxruntime-genai-int8)")
     assert results["provenance"]["config"]["policy"] == "drop_sentence"
     m, lead = results["metrics"], results["baselines"]["lead3"]
     assert m["rouge1"] >= ABSTRACTIVE_RATIO_FLOOR * lead["rouge1"], (m["rouge1"], lead["rouge1"])

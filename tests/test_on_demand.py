@@ -53,13 +53,13 @@ def test_runs_steps_before_loading_and_remembers_a_failure() -> None:
 @pytest.mark.parametrize(
     ("env", "load", "engine"),
     [
-        ({}, "auto", "ct2"),
-        ({"OPSLENS_ABSTRACTIVE": "on"}, "on", "ct2"),
-        ({"OPSLENS_ABSTRACTIVE": "OFF"}, "off", "ct2"),
-        ({"OPSLENS_ABSTRACTIVE": "false"}, "off", "ct2"),
+        ({}, "auto", "ort"),
+        ({"OPSLENS_ABSTRACTIVE": "on"}, "on", "ort"),
+        ({"OPSLENS_ABSTRACTIVE": "OFF"}, "off", "ort"),
+        ({"OPSLENS_ABSTRACTIVE": "false"}, "off", "ort"),
         ({"OPSLENS_ABSTRACTIVE": "auto", "OPSLENS_ABSTRACTIVE__ENGINE": "hf"}, "auto", "hf"),
-        ({"OPSLENS_ABSTRACTIVE__ENABLED": "false"}, "off", "ct2"),  # the former flag
-        ({"OPSLENS_ABSTRACTIVE": '{"load": "on", "max_streams": 3}'}, "on", "ct2"),
+        ({"OPSLENS_ABSTRACTIVE__ENABLED": "false"}, "off", "ort"),  # the former flag
+        ({"OPSLENS_ABSTRACTIVE": '{"load": "on", "max_streams": 3}'}, "on", "ort"),
     ],
 )
 def test_switch_from_the_environment(
