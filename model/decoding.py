@@ -1,7 +1,7 @@
 """What the generator asks of a decoding engine, and what every engine shares.
 
-Three engines implement `DecodingEngine`: CTranslate2 int8 (ct2_engine.py, served by default),
-onnxruntime-genai int8 (ort_engine.py) and transformers float32 (hf_engine.py, the reference).
+Three engines implement `DecodingEngine`: onnxruntime-genai int8 (ort_engine.py, served by
+default), CTranslate2 int8 (ct2_engine.py) and transformers float32 (hf_engine.py, the reference).
 All decode greedily with the KV cache, forbid repeating a trigram of their own output, and stop
 at the end-of-sequence token, which they never return.
 """
