@@ -78,3 +78,29 @@ def test_train_two_steps_resume_and_load(tmp_path: Path) -> None:
     gen = Generator.load(out)
     assert gen.adapter
     assert gen.generate(ROWS[0][0], max_words=20, max_new_tokens=4).new_tokens > 0
+
+
+def test_training_continues_from_an_artifacts_adapter(tmp_path: Path) -> None:
+    """`init_adapter` starts from the given adapter: at lr 0 the written adapter is that one,
+    where a fresh LoRA would write zeros in its B matrices."""
+    from safetensors.torch import load_file
+
+    data = tmp_path / "news.jsonl"
+    data.write_text("".join(json.dumps({"article": a, "summary": s}) + "\n" for a, s in ROWS))
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["train", "abstractive", "--train-file", str(data), "--validation-file", str(data),
+              "--epochs", "1", "--batch-size", "2", "--checkpoint-every", "1"]  # fmt: skip
+    assert main([*common, "--run-dir", str(tmp_path / "r1"), "--output-dir", str(first), "--lr", "0.01"]) == 0
+    config = tmp_path / "continue.json"
+    config.write_text(json.dumps({"init_adapter": str(first), "model": {"lora_r": 4}}))
+    args = ["--config", str(config), "--run-dir", str(tmp_path / "r2"), "--output-dir", str(second)]
+    assert main([*common, *args, "--lr", "0"]) == 0
+
+    before = load_file(first / "abstractive.safetensors")
+    after = load_file(second / "abstractive.safetensors")
+    assert before.keys() == after.keys()
+    assert any(k.endswith("lora_B.weight") and v.abs().sum() > 0 for k, v in before.items())
+    assert all((before[k] == after[k]).all() for k in before)
+    meta = json.loads((second / "abstractive.json").read_text())
+    assert meta["config"]["lora_r"] == 16  # the adapter's shape, not the config's
+    assert meta["training"]["init_adapter"].startswith(str(first))

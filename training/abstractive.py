@@ -24,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from opslens.model.adapter import COMPONENT, lora_config
+from opslens.model.adapter import COMPONENT, lora_config, read_adapter
 from opslens.model.artifact import component_sha256
 from opslens.model.base_model import base_version, load_base
 from opslens.model.extractive_encoder import COMPONENT as EXTRACTIVE_ENCODER
@@ -181,14 +181,17 @@ def _prompt_description(cfg: AbstractiveTrainConfig, version: int) -> str:
 
 
 def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, command: str = "") -> Path:
-    from peft import get_peft_model, get_peft_model_state_dict
+    from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     started = start_run(cfg)
     fields = (cfg.article_field, cfg.summary_field)
     train_ds, val_ds, data = load_splits(cfg, fields)
 
     base, tokenizer, meta = load_base(cfg.base_cache)
-    model_cfg = cfg.model.model_copy(
+    init_state, init_sha, model_cfg = None, None, cfg.model
+    if cfg.init_adapter is not None:
+        model_cfg, init_state, init_sha = read_adapter(cfg.init_adapter, meta)
+    model_cfg = model_cfg.model_copy(
         update={"base_package_version": base_version(), "base_sha256": meta["source_sha256"]}
     )
     t0 = time.time()
@@ -217,6 +220,10 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
 
     torch.manual_seed(cfg.seed)
     model = get_peft_model(base, lora_config(model_cfg))
+    if init_state is not None:
+        loaded = set_peft_model_state_dict(model, {k: v.float() for k, v in init_state.items()})
+        if loaded.unexpected_keys:
+            raise ValueError(f"{cfg.init_adapter}: adapter does not fit: {loaded.unexpected_keys[:3]}")
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         val = validation_loss(m, val_items, pad_id, cfg.batch_size)
@@ -250,6 +257,7 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
                 f"{_prompt_description(cfg, model_cfg.prompt_version)} within {model_cfg.article_tokens} "
                 "tokens, max_words = reference length rounded up to 10. Loss on summary tokens only; "
                 "checkpoint with the lowest validation loss per token."
+                + ("" if init_sha is None else f" Continued from the adapter of {cfg.init_adapter}.")
             ),
             command=command,
             data=data,
@@ -260,5 +268,6 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
             dropped_unsupported_references=cfg.drop_unsupported_references,
             selector_artifact=str(cfg.selector_artifact) if cfg.selector_artifact else None,
             oracle_sentences=cfg.oracle_sentences,
+            init_adapter=None if init_sha is None else f"{cfg.init_adapter} (sha256 {init_sha[:12]})",
         ),
     )

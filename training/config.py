@@ -96,6 +96,9 @@ class AbstractiveTrainConfig(TrainConfig):
     oracle_sentences: int = 3
     bf16: bool = False  # autocast the training steps (CPUs with AVX512-BF16/AMX)
     base_cache: Path | None = None  # where the float base is prepared (default: ~/.cache/opslens)
+    # Continue from this artifact's abstractive adapter (its LoRA shape and prompt replace
+    # `model`'s), so a run on new pairs adds to what an earlier run learned.
+    init_adapter: Path | None = None
     model: AbstractiveConfig = AbstractiveConfig()
 
 
