@@ -48,16 +48,23 @@ def lora_config(config: AbstractiveConfig):  # -> peft.LoraConfig (peft is impor
     )
 
 
+def load_adapter_state(peft_model, state: dict[str, torch.Tensor]) -> None:  # peft.PeftModel
+    """Put stored (fp16) LoRA weights into `peft_model` as float32; refuse weights it has no place for."""
+    from peft import set_peft_model_state_dict
+
+    result = set_peft_model_state_dict(peft_model, {k: v.float() for k, v in state.items()})
+    if result.unexpected_keys:
+        raise ValueError(f"adapter weights do not fit the config: unexpected {result.unexpected_keys[:3]}")
+
+
 def apply_adapter(
     model: PreTrainedModel, config: AbstractiveConfig, state: dict[str, torch.Tensor]
 ) -> PreTrainedModel:
     """Load LoRA weights into the base and merge them, so decoding costs what the base costs."""
-    from peft import get_peft_model, set_peft_model_state_dict
+    from peft import get_peft_model
 
     peft_model = get_peft_model(model, lora_config(config))
-    result = set_peft_model_state_dict(peft_model, {k: v.float() for k, v in state.items()})
-    if result.unexpected_keys:
-        raise ValueError(f"adapter weights do not fit the config: unexpected {result.unexpected_keys[:3]}")
+    load_adapter_state(peft_model, state)
     return peft_model.merge_and_unload().eval()
 
 

@@ -24,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from opslens.model.adapter import COMPONENT, lora_config, read_adapter
+from opslens.model.adapter import COMPONENT, load_adapter_state, lora_config, read_adapter
 from opslens.model.artifact import component_sha256
 from opslens.model.base_model import base_version, load_base
 from opslens.model.extractive_encoder import COMPONENT as EXTRACTIVE_ENCODER
@@ -181,7 +181,7 @@ def _prompt_description(cfg: AbstractiveTrainConfig, version: int) -> str:
 
 
 def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, command: str = "") -> Path:
-    from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+    from peft import get_peft_model, get_peft_model_state_dict
 
     started = start_run(cfg)
     fields = (cfg.article_field, cfg.summary_field)
@@ -221,9 +221,7 @@ def train_abstractive(cfg: AbstractiveTrainConfig, *, resume: bool = False, comm
     torch.manual_seed(cfg.seed)
     model = get_peft_model(base, lora_config(model_cfg))
     if init_state is not None:
-        loaded = set_peft_model_state_dict(model, {k: v.float() for k, v in init_state.items()})
-        if loaded.unexpected_keys:
-            raise ValueError(f"{cfg.init_adapter}: adapter does not fit: {loaded.unexpected_keys[:3]}")
+        load_adapter_state(model, init_state)
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         val = validation_loss(m, val_items, pad_id, cfg.batch_size)
