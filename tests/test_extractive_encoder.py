@@ -174,6 +174,43 @@ def test_training_writes_a_served_component_and_resumes(tmp_path: Path, tiny_dat
 
 
 @pytest.mark.slow
+def test_training_continues_from_an_artifacts_encoder(tmp_path: Path, tiny_data) -> None:
+    """`init_artifact` starts from that artifact's adapters and scorer, in its shape: at lr 0 the
+    written weights are the ones it started from, and the start is evaluated before any step
+    (a continued run ships a checkpoint only if it beats it)."""
+    out = tmp_path / "artifact"
+    shutil.copytree(SHIPPED_ARTIFACT, out)
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "train_file": str(tiny_data.news),
+                "validation_file": str(tiny_data.news),
+                "init_artifact": str(SHIPPED_ARTIFACT),
+                "run_dir": str(tmp_path / "run"),
+                "output_dir": str(out),
+                "epochs": 1,
+                "batch_size": 2,
+                "lr": 0.0,
+                "eval_every": 2,
+                "max_train_tokens": 64,
+                "model": {"window_tokens": 64, "lora_r": 4},  # replaced by the artifact's
+            }
+        )
+    )
+    assert main(["train", "extractive-encoder", "--config", str(config)]) == 0
+    before, shipped = load_component_state(SHIPPED_ARTIFACT, COMPONENT, ExtractiveEncoderConfig)
+    after, written = load_component_state(out, COMPONENT, ExtractiveEncoderConfig)
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert (written.lora_r, written.window_tokens) == (shipped.lora_r, shipped.window_tokens)
+    meta = json.loads((out / f"{COMPONENT}.json").read_text())
+    assert meta["training"]["init_artifact"].startswith(str(SHIPPED_ARTIFACT))
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert next(r["step"] for r in log if r["event"] == "eval") == 0
+
+
+@pytest.mark.slow
 def test_onnx_backend_serves_an_int8_copy_cached_by_its_weights(
     tmp_path: Path, model, example_text: str
 ) -> None:

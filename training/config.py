@@ -67,6 +67,9 @@ class ExtractiveEncoderTrainConfig(TrainConfig):
     max_train_tokens: int = 512
     eval_batch_size: int = 16
     bf16: bool = False  # autocast the training steps (CPUs with AVX512-BF16/AMX: ~1.4x faster)
+    # Continue from this artifact's extractive encoder (its shape and weights replace `model`'s);
+    # its validation score is the one a checkpoint must beat to ship.
+    init_artifact: Path | None = None
     model: ExtractiveEncoderConfig = ExtractiveEncoderConfig()
 
 

@@ -20,16 +20,18 @@ from tqdm import tqdm
 from opslens.corpus import describe, load_table
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example
 from opslens.eval.summarization import reference_lines
+from opslens.model.artifact import ArtifactError, component_sha256, load_component_state
 from opslens.model.extractive import select_sentences
 from opslens.model.extractive_encoder import (
     COMPONENT,
+    ExtractiveEncoderConfig,
     ExtractiveEncoderNet,
     Windows,
     article_windows,
     pack_windows,
     tokenizer,
 )
-from opslens.model.lora import adapted, base_identity, load_base
+from opslens.model.lora import adapted, base_identity, check_base, load_base
 from opslens.model.text import parse_document, words
 from opslens.training.config import ExtractiveEncoderTrainConfig
 from opslens.training.data import cached_json, load_splits, rows_key
@@ -169,12 +171,18 @@ def train_extractive_encoder(
 
     torch.manual_seed(cfg.seed)
     base_version, base_sha = base_identity()
-    config = cfg.model.model_copy(update={"base_package_version": base_version, "base_sha256": base_sha})
+    start, init_sha = _start(cfg.init_artifact)
+    config = (start[1] if start else cfg.model).model_copy(
+        update={"base_package_version": base_version, "base_sha256": base_sha}
+    )
     m = config
     model = ExtractiveEncoderNet(config, adapted(load_base(), m.lora_r, m.lora_alpha, m.lora_dropout))
-    result = fit(
-        Task(model, items, collate, loss, evaluate, "score", trainable_only=True), cfg, resume=resume
+    if start:
+        _load_trained(model, start[0])
+    task = Task(
+        model, items, collate, loss, evaluate, "score", trainable_only=True, evaluate_start=bool(start)
     )
+    result = fit(task, cfg, resume=resume)
     return write_component(
         cfg,
         COMPONENT,
@@ -197,5 +205,32 @@ def train_extractive_encoder(
             started=started,
             train_articles_used=len(items),
             max_train_tokens=cfg.max_train_tokens,
+            init_artifact=None if init_sha is None else f"{cfg.init_artifact} (sha256 {init_sha[:12]})",
         ),
     )
+
+
+def _start(
+    artifact: Path | None,
+) -> tuple[tuple[dict[str, torch.Tensor], ExtractiveEncoderConfig] | None, str | None]:
+    """The extractive encoder a run continues from (its weights and config) and its sha256; refused
+    when it was trained on other base weights than the installed ones."""
+    if artifact is None:
+        return None, None
+    state, config = load_component_state(artifact, COMPONENT, ExtractiveEncoderConfig)
+    check_base("extractive encoder", config.base_sha256, config.base_package)
+    return (state, config), component_sha256(artifact, COMPONENT)
+
+
+def _load_trained(model: ExtractiveEncoderNet, state: dict[str, torch.Tensor]) -> None:
+    """Put stored (fp16) adapter and scorer weights into a training model as float32: every
+    trainable parameter must get one, and nothing else."""
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    missing = trainable - state.keys()
+    unexpected = state.keys() - trainable
+    if missing or unexpected:
+        raise ArtifactError(
+            f"{COMPONENT} weights do not fit the training model: missing {sorted(missing)[:3]}, "
+            f"unexpected {sorted(unexpected)[:3]}"
+        )
+    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)

@@ -39,6 +39,9 @@ class Task:
     key_metric: str  # higher is better; picks the checkpoint that ships
     # Checkpoint and keep only the parameters being trained (a LoRA adapter on a frozen base).
     trainable_only: bool = False
+    # A run that continues a trained model evaluates it first: a checkpoint ships only if it
+    # beats where the run started.
+    evaluate_start: bool = False
 
 
 @dataclass
@@ -137,6 +140,8 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         if distributed.is_main():
             tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
 
+    if task.evaluate_start and step == 0:
+        evaluate()
     model.train()
     progress = tqdm(
         total=total_steps,
