@@ -6,13 +6,24 @@ every word of such a claim in its evidence easily lets it through. The training 
 (training/perturb.py) make these errors on purpose; the claim verifier's name contrast
 (model/verifier.py) asks whether its evidence supports the claim with another of its names
 better than the claim itself. Both find names the same way: here.
+
+The contrast's variants keep each name's role and never trade a name for another of the same
+actor: a nationality ("Ukrainian forces") is only replaced by a nationality, and a country, its
+capital and its nationality (China, Beijing, Chinese: countryinfo's table) stand for one actor,
+as news writes them. Variants outside those rules ("Vuhledar forces", "warned Beijing … if China
+supplies") say nothing a summary would get wrong, and the cross-encoder reads them near-alike, so
+the contrast decided on noise there.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from opslens.model.lexical import FUNCTION_WORDS
+from opslens.model.text import words
 
 Span = tuple[int, int, str]  # (start, end, text) in the sentence
 
@@ -85,13 +96,109 @@ def _overlap(a: str, b: str) -> bool:
     return a == b or a in b or b in a
 
 
-def name_variants(claim: str, evidence: str, limit: int = 8) -> list[str]:
+@dataclass(frozen=True)
+class _Countries:
+    actor: dict[str, str]  # lower-cased country name, capital, other spelling or nationality -> country
+    forms: dict[str, tuple[str, str]]  # country -> (its name, its nationality) as written
+    nationalities: frozenset[str]  # lower-cased
+
+
+@functools.cache
+def _countries() -> _Countries:
+    from countryinfo import all_countries  # its table loads in ~0.1 s: only when first asked
+
+    actor: dict[str, str] = {}
+    forms: dict[str, tuple[str, str]] = {}
+    for country in all_countries():
+        name, demonym = country.name() or "", country.demonym() or ""
+        if not name:
+            continue
+        capitals = [c.lower() for c in _listed(country.capital())]
+        aliases = [name.lower(), *capitals, *(c.removesuffix(" d.c.") for c in capitals), demonym.lower()]
+        aliases += [a.lower() for a in country.alt_spellings() or [] if len(a) > 3]
+        for alias in filter(None, aliases):
+            actor.setdefault(alias, name.lower())
+        forms[name.lower()] = (name, demonym)
+    nationalities = frozenset(d.lower() for _, d in forms.values() if d)
+    return _Countries(actor, forms, nationalities)
+
+
+def _listed(value: str | list[str] | None) -> list[str]:
+    """A table field that holds one string, several (a list; e.g. Vatican City's capital) or none."""
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def exchangeable(a: str, b: str) -> bool:
+    """Whether name `b` in the place of `a` changes what is said of whom: same role (a
+    nationality for a nationality, anything else for anything else), other actors."""
+    table = _countries()
+    ka, kb = a.lower(), b.lower()
+    same_role = (ka in table.nationalities) == (kb in table.nationalities)
+    actor = table.actor.get(ka)
+    return same_role and (actor is None or actor != table.actor.get(kb))
+
+
+def _with_other_forms(found: list[str]) -> list[str]:
+    """Names, each followed by its country's name and nationality when it names a country
+    ("Moscow" -> "Russia", "Russian"), so a nationality has nationalities to be replaced by."""
+    table = _countries()
+    out = []
+    for n in found:
+        actor = table.actor.get(n.lower())
+        out += [n, *(f for f in table.forms[actor] if f)] if actor else [n]
+    return list(dict.fromkeys(out))
+
+
+def name_variants(claim: str, evidence: str, limit: int = 8, *, roles: bool = False) -> list[str]:
     """Claims that differ from `claim` only in a name: two of its names swapped for each other,
-    then each of its names replaced by a name of `evidence` that the claim lacks. At most
-    `limit`, in that order, without repeats."""
+    then each of its names replaced by a name of `evidence` that the claim lacks; with `roles`,
+    only `exchangeable` ones. At most `limit`, in that order, without repeats."""
+
+    def fits(a: str, b: str) -> bool:
+        return not _overlap(a, b) and (not roles or exchangeable(a, b))
+
     found = names(claim)
-    out = [swapped(claim, a, b) for a, b in swappable(claim, found) if not _overlap(a[2], b[2])]
+    out = [swapped(claim, a, b) for a, b in swappable(claim, found) if fits(a[2], b[2])]
     pool = list(dict.fromkeys(n for _, _, n in names(evidence)))
+    if roles:
+        pool = _with_other_forms(pool)
+    # With roles, a replacement never names an actor the claim already names ("Russian forces
+    # inflicted losses on Russia" is no claim a summary makes of Ukrainian forces).
+    named = {_countries().actor.get(n.lower()) for _, _, n in found} - {None} if roles else set()
+    pool = [n for n in pool if _countries().actor.get(n.lower()) not in named] if named else pool
     for start, end, old in found:
-        out += [claim[:start] + n + claim[end:] for n in pool if n not in claim and not _overlap(n, old)]
+        out += [claim[:start] + n + claim[end:] for n in pool if n not in claim and fits(old, n)]
     return list(dict.fromkeys(out))[:limit]
+
+
+STATED_SHARE = 0.8
+
+
+def stated(claim: str, sentences: Sequence[str], share: float = STATED_SHARE) -> bool:
+    """Whether one of `sentences` states `claim` as an extract would: every name and number of
+    the claim in it, in the claim's order, with at least `share` of its other content words
+    (also in order). No name variant can then be better supported than the claim."""
+    name_words = {w for _, _, n in names(claim) for w in words(n)}
+    seq = [w for w in words(claim) if w not in FUNCTION_WORDS or w in name_words]
+    key = [w in name_words or any(ch.isdigit() for ch in w) for w in seq]
+    need_key, need_rest = sum(key), share * (len(seq) - sum(key))
+    # A key word outweighs all the others together, so the best alignment keeps every key word
+    # it can; then the alignment must hold all of them and enough of the rest.
+    heavy = len(seq) + 1
+    weights = [heavy if k else 1 for k in key]
+    for sentence in sentences:
+        best = _aligned(seq, weights, words(sentence))
+        if best >= need_key * heavy and best - need_key * heavy >= need_rest:
+            return True
+    return False
+
+
+def _aligned(seq: Sequence[str], weights: Sequence[int], other: Sequence[str]) -> int:
+    """The heaviest common subsequence of `seq` (weighted) and `other`."""
+    prev = [0] * (len(other) + 1)
+    for w, weight in zip(seq, weights, strict=True):
+        row = [0] * (len(other) + 1)
+        for j, o in enumerate(other, 1):
+            row[j] = max(prev[j], row[j - 1], prev[j - 1] + weight if w == o else 0)
+        prev = row
+    return prev[-1]

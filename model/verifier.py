@@ -39,7 +39,7 @@ from opslens.model.evidence import (
     select_window,
 )
 from opslens.model.lora import AdapterConfig, adapted, check_base, load_base, served_encoder
-from opslens.model.name_variants import name_variants
+from opslens.model.name_variants import name_variants, stated
 from opslens.model.options import DEFAULT_BACKEND, Backend
 from opslens.model.readings import VERDICTS, best_supported, contrasted
 
@@ -78,6 +78,10 @@ class VerifierConfig(AdapterConfig):
     # P(supported) exceeds the claim's by this much, the article says it of another name and the
     # claim is read as contradicted (`contrasted`). None: off. Chosen on validation.
     name_contrast: float | None = None
+    # The contrast's variants keep each name's role and actor (model/name_variants.py), and a
+    # claim that one evidence sentence states as an extract would is not contrasted. False: the
+    # variants of 1.6.0, any name for any other.
+    contrast_roles: bool = False
 
 
 def pair_ids(
@@ -360,13 +364,16 @@ class ClaimVerifier:
         margin: float,
     ) -> list[tuple[torch.Tensor, tuple[int, ...]]]:
         """Readings with every claim that would pass (supported, or P(supported) at the consistency
-        threshold) scored again as its name variants against the sentences that supported it."""
+        threshold) scored again as its name variants against the sentences that supported it,
+        unless (`contrast_roles`) one of them states it as an extract would."""
         sup = self.config.verdicts.index("supported")
         jobs: list[tuple[int, str, list[int]]] = []  # (claim, variant, evidence ids as already tokenised)
         for j, (probs, seen) in enumerate(readings):
-            if int(probs.argmax()) == sup or float(probs[sup]) >= self.config.consistency_threshold:
+            passing = int(probs.argmax()) == sup or float(probs[sup]) >= self.config.consistency_threshold
+            roles = self.config.contrast_roles
+            if passing and not (roles and stated(claims[j], [sentences[i] for i in seen])):
                 evidence = [t for i in seen for t in sentence_tokens[i]]
-                variants = name_variants(claims[j], " ".join(sentences[i] for i in seen))
+                variants = name_variants(claims[j], " ".join(sentences[i] for i in seen), roles=roles)
                 jobs += [(j, v, evidence) for v in variants]
         if not jobs:
             return readings

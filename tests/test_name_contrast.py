@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from opslens.model.name_variants import name_variants
+from opslens.model.name_variants import exchangeable, name_variants, stated
 from opslens.model.readings import contrasted
 
 
@@ -36,6 +36,55 @@ def test_variants_are_capped() -> None:
     evidence = "Carl, Dora, Emil, Fritz, Greta and Hans were there."
     assert len(name_variants(claim, evidence, limit=4)) == 4
     assert len(name_variants(claim, evidence, limit=100)) == 3 + 3 * 6
+
+
+def test_with_roles_a_nationality_is_only_replaced_by_a_nationality() -> None:
+    claim = "Ukrainian forces shelled positions near Bakhmut."
+    evidence = "Russian forces shelled positions near Bakhmut, Moscow said."
+    out = name_variants(claim, evidence, roles=True)
+    assert "Russian forces shelled positions near Bakhmut." in out
+    assert all(not v.startswith(("Bakhmut forces", "Moscow forces", "Russia forces")) for v in out)
+    assert "Bakhmut forces shelled positions near Ukrainian." in name_variants(claim, evidence)  # 1.6.0's
+
+
+def test_with_roles_a_country_its_capital_and_nationality_are_one_actor() -> None:
+    assert not exchangeable("China", "Beijing") and not exchangeable("Moscow", "Russia")
+    assert exchangeable("Beijing", "Russia") and exchangeable("Ukrainian", "Russian")
+    assert not exchangeable("Ukrainian", "Russia") and exchangeable("Blinken", "Wang")
+    claim = "Blinken warned China of consequences if Beijing supplies weapons to Russia."
+    out = name_variants(claim, "Blinken spoke to Wang Yi in Munich.", limit=100, roles=True)
+    assert "Blinken warned Beijing of consequences if China supplies weapons to Russia." not in out
+    assert "Blinken warned China of consequences if Russia supplies weapons to Beijing." in out
+
+
+def test_with_roles_a_country_named_in_the_evidence_offers_its_nationality() -> None:
+    claim = "Ukrainian forces have suffered massive losses near Vuhledar."
+    evidence = "Russia's forces have suffered massive losses near Vuhledar, Kyiv says."
+    assert "Russian forces have suffered massive losses near Vuhledar." in name_variants(
+        claim, evidence, roles=True
+    )
+    # ...but never one of an actor the claim already names
+    out = name_variants("Ukrainian forces inflicted losses on Russia.", evidence, roles=True, limit=100)
+    assert not any(v.startswith("Russian forces") for v in out)
+
+
+def test_a_claim_is_stated_when_one_sentence_holds_its_names_and_numbers_in_order() -> None:
+    sentence = (
+        "Meanwhile, U.S. Secretary of State Antony Blinken warned China of serious consequences if "
+        "Beijing supplies weapons to Russia for its war against Ukraine."
+    )
+    claim = "Blinken warned China of serious consequences if Beijing supplies weapons to Russia."
+    assert stated(claim, ["Talks went on.", sentence])
+    assert not stated(
+        "Blinken warned China of serious consequences if Russia supplies weapons to Beijing.", [sentence]
+    )
+    assert not stated(
+        "Blinken warned Iran of serious consequences if Beijing supplies weapons to Russia.", [sentence]
+    )
+    drone = "Drone footage appeared to show that Russia lost nearly 30 armored vehicles near Vuhledar."
+    assert stated("Russia lost nearly 30 armored vehicles near Vuhledar.", [drone])
+    assert not stated("Russia lost nearly 40 armored vehicles near Vuhledar.", [drone])  # a number
+    assert not stated("Russia lost nearly 30 armored vehicles, tanks and jets near Vuhledar.", [drone])
 
 
 def test_contrast_flips_a_claim_whose_variant_is_better_supported() -> None:

@@ -222,6 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--artifact", type=Path, default=SHIPPED_ARTIFACT)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--contrast-only",
+        action="store_true",
+        help="choose the name contrast margin alone, at the artifact's consistency threshold (no pairs)",
+    )
+    parser.add_argument(
+        "--contrast-roles",
+        choices=["on", "off"],
+        default=None,
+        help="variants that keep names' roles (VerifierConfig.contrast_roles); default: the artifact's",
+    )
     parser.add_argument("--write", action="store_true", help="store it in the artifact (else print only)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -229,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     from opslens.model.encoder import SentenceEncoder
 
     verifier = ClaimVerifier.load(args.artifact, SentenceEncoder())
+    if args.contrast_roles is not None:
+        verifier.config = verifier.config.model_copy(update={"contrast_roles": args.contrast_roles == "on"})
+    if args.contrast_only:
+        return _contrast_only(verifier, args)
     val = validation_probabilities(verifier, args.pairs)
     chosen = {
         "consistency_threshold": choose_threshold(val, args.pairs),
@@ -252,6 +267,32 @@ def main(argv: list[str] | None = None) -> int:
         write(args.artifact, chosen)
         values = ", ".join(f"{key}={record['value']}" for key, record in chosen.items())
         print(f"wrote {values} into {args.artifact}")
+    return 0
+
+
+def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
+    """The name contrast margin alone (for new variants on the same weights), at the threshold the
+    artifact holds; --write stores it and the contrast_roles it was chosen with."""
+    if not args.claims_config:
+        raise SystemExit("--contrast-only needs --claims-config")
+    claims = [c for path in args.claims_config for c in validation_claims(path)]
+    roles = verifier.config.contrast_roles
+    command = (
+        f"python -m opslens.training.verifier_threshold --contrast-only --contrast-roles "
+        f"{'on' if roles else 'off'} --claims-config {' '.join(map(str, args.claims_config))} --write"
+    )
+    threshold = verifier.config.consistency_threshold
+    chosen = {
+        "name_contrast": choose_name_contrast(
+            contrast_readings(verifier, claims), threshold, args.claims_config, command
+        ),
+        "contrast_roles": {"value": roles, "command": command},
+    }
+    print(json.dumps(chosen, indent=2))
+    if args.write:
+        write(args.artifact, chosen)
+        margin = chosen["name_contrast"]["value"]
+        print(f"wrote name_contrast={margin}, contrast_roles={roles} into {args.artifact}")
     return 0
 
 
