@@ -81,7 +81,9 @@ def render_card(folder: Path) -> str:
             out.append(f"- {note}")
         out.append("")
         out += _threshold(train.get("consistency_threshold")) + _veto(train.get("stance_veto"))
-        out += _support_rule(train.get("agree_needs_support")) + _contrast(train.get("name_contrast"))
+        out += _support_rule(train.get("agree_needs_support")) + _contrast(
+            train.get("name_contrast"), train.get("contrast_roles")
+        )
     evaluation = folder / EVALUATION
     if evaluation.is_file():
         records = json.loads(evaluation.read_text(encoding="utf-8"))
@@ -158,10 +160,17 @@ def _support_rule(chosen: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def _contrast(chosen: dict[str, Any] | None) -> list[str]:
+def _contrast(chosen: dict[str, Any] | None, roles: dict[str, Any] | None = None) -> list[str]:
     """How the name contrast margin was chosen (training/verifier_contrast.py)."""
     if not chosen:
         return []
+    kept = (
+        " Its variants keep names' roles (a nationality for a nationality; a country, its capital and "
+        "nationality are one actor), and a claim an evidence sentence states as an extract is not "
+        "contrasted (`contrast_roles`)."
+        if roles and roles.get("value")
+        else ""
+    )
     shown = ("synthetic:names_swapped", "synthetic:name_swap", "summary:name_swap", "summary:reference")
     passed = ", ".join(
         f"{s} {chosen['passed_by_source_without'][s]:.0%} → {chosen['passed_by_source'][s]:.0%}"
@@ -172,7 +181,8 @@ def _contrast(chosen: dict[str, Any] | None) -> list[str]:
         f"Name contrast: **{chosen['value']}**: a claim whose name variant is supported by this much more "
         f"is read as contradicted. Chosen as {chosen['method']}: balanced accuracy "
         f"{chosen['balanced_accuracy']} (without: {chosen['balanced_accuracy_without']}) on "
-        f"{chosen['claims']} claims ({chosen['supported']} supported); passed at the threshold: {passed}.",
+        f"{chosen['claims']} claims ({chosen['supported']} supported); passed at the threshold: {passed}."
+        + kept,
         "",
         "```",
         chosen["command"],

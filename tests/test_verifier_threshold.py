@@ -83,6 +83,10 @@ def test_shipped_name_contrast_was_chosen_on_validation_claims() -> None:
     chosen = meta["training"]["name_contrast"]
     assert meta["config"]["name_contrast"] == chosen["value"] is not None
     assert meta["config"]["consistency_threshold"] == chosen["threshold"]
+    # The margin was chosen with the variants the artifact serves (contrast_roles on or off).
+    roles = meta["config"].get("contrast_roles", False)
+    assert meta["training"].get("contrast_roles", {"value": False})["value"] == roles
+    assert ("--contrast-roles on" in chosen["command"]) == roles
     assert chosen["balanced_accuracy"] > chosen["balanced_accuracy_without"]
     # The claims come from the configs' validation articles; the configs are in the repository.
     root = Path(__file__).resolve().parents[1]
