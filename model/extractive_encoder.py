@@ -127,6 +127,14 @@ class ExtractiveEncoderNet(nn.Module):
         return self.scorer(padded, mask)
 
 
+def read_component(folder: Path) -> tuple[dict[str, torch.Tensor], ExtractiveEncoderConfig]:
+    """An artifact's extractive encoder weights (checked, fp16) and config; refused when it was
+    trained on other base weights than the installed ones."""
+    state, config = load_component_state(folder, COMPONENT, ExtractiveEncoderConfig)
+    check_base("extractive encoder", config.base_sha256, config.base_package)
+    return state, config
+
+
 def tokenizer() -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
 
@@ -149,9 +157,7 @@ class ExtractiveEncoder:
     ) -> ExtractiveEncoder:
         """From an artifact folder: the adapters merged into the installed base (no peft); with
         the onnx backend, an int8 ONNX Runtime copy of that (built and cached on first use)."""
-        state, config = load_component_state(folder, COMPONENT, ExtractiveEncoderConfig)
-        check_base("extractive encoder", config.base_sha256, config.base_package)
-
+        state, config = read_component(folder)
         encoder = served_encoder(
             folder,
             COMPONENT,

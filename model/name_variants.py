@@ -161,11 +161,11 @@ def name_variants(claim: str, evidence: str, limit: int = 8, *, roles: bool = Fa
     out = [swapped(claim, a, b) for a, b in swappable(claim, found) if fits(a[2], b[2])]
     pool = list(dict.fromkeys(n for _, _, n in names(evidence)))
     if roles:
-        pool = _with_other_forms(pool)
-    # With roles, a replacement never names an actor the claim already names ("Russian forces
-    # inflicted losses on Russia" is no claim a summary makes of Ukrainian forces).
-    named = {_countries().actor.get(n.lower()) for _, _, n in found} - {None} if roles else set()
-    pool = [n for n in pool if _countries().actor.get(n.lower()) not in named] if named else pool
+        # A replacement never names an actor the claim already names ("Russian forces inflicted
+        # losses on Russia" is no claim a summary makes of Ukrainian forces).
+        actor = _countries().actor
+        named = {actor.get(n.lower()) for _, _, n in found} - {None}
+        pool = [n for n in _with_other_forms(pool) if actor.get(n.lower()) not in named]
     for start, end, old in found:
         out += [claim[:start] + n + claim[end:] for n in pool if n not in claim and fits(old, n)]
     return list(dict.fromkeys(out))[:limit]

@@ -367,10 +367,10 @@ class ClaimVerifier:
         threshold) scored again as its name variants against the sentences that supported it,
         unless (`contrast_roles`) one of them states it as an extract would."""
         sup = self.config.verdicts.index("supported")
+        roles = self.config.contrast_roles
         jobs: list[tuple[int, str, list[int]]] = []  # (claim, variant, evidence ids as already tokenised)
         for j, (probs, seen) in enumerate(readings):
             passing = int(probs.argmax()) == sup or float(probs[sup]) >= self.config.consistency_threshold
-            roles = self.config.contrast_roles
             if passing and not (roles and stated(claims[j], [sentences[i] for i in seen])):
                 evidence = [t for i in seen for t in sentence_tokens[i]]
                 variants = name_variants(claims[j], " ".join(sentences[i] for i in seen), roles=roles)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from opslens.corpus import describe, load_table
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example
 from opslens.eval.summarization import reference_lines
-from opslens.model.artifact import ArtifactError, component_sha256, load_component_state
+from opslens.model.artifact import ArtifactError, component_sha256
 from opslens.model.extractive import select_sentences
 from opslens.model.extractive_encoder import (
     COMPONENT,
@@ -29,9 +29,10 @@ from opslens.model.extractive_encoder import (
     Windows,
     article_windows,
     pack_windows,
+    read_component,
     tokenizer,
 )
-from opslens.model.lora import adapted, base_identity, check_base, load_base
+from opslens.model.lora import adapted, base_identity, load_base
 from opslens.model.text import parse_document, words
 from opslens.training.config import ExtractiveEncoderTrainConfig
 from opslens.training.data import cached_json, load_splits, rows_key
@@ -213,13 +214,10 @@ def train_extractive_encoder(
 def _start(
     artifact: Path | None,
 ) -> tuple[tuple[dict[str, torch.Tensor], ExtractiveEncoderConfig] | None, str | None]:
-    """The extractive encoder a run continues from (its weights and config) and its sha256; refused
-    when it was trained on other base weights than the installed ones."""
+    """The extractive encoder a run continues from (its weights and config) and its sha256."""
     if artifact is None:
         return None, None
-    state, config = load_component_state(artifact, COMPONENT, ExtractiveEncoderConfig)
-    check_base("extractive encoder", config.base_sha256, config.base_package)
-    return (state, config), component_sha256(artifact, COMPONENT)
+    return read_component(artifact), component_sha256(artifact, COMPONENT)
 
 
 def _load_trained(model: ExtractiveEncoderNet, state: dict[str, torch.Tensor]) -> None:
