@@ -13,7 +13,7 @@ import pytest
 from opslens.model.artifact import SHIPPED_ARTIFACT, load_component_state, verify_artifact
 from opslens.model.verifier import COMPONENT, VerifierConfig
 from opslens.training.verifier_contrast import ContrastReadings, choose_name_contrast
-from opslens.training.verifier_threshold import balanced_accuracy, best_threshold, write
+from opslens.training.verifier_threshold import balanced_accuracy, best_threshold, main, write
 
 
 def test_best_threshold_maximises_balanced_accuracy() -> None:
@@ -92,3 +92,14 @@ def test_shipped_name_contrast_was_chosen_on_validation_claims() -> None:
     root = Path(__file__).resolve().parents[1]
     assert chosen["configs"] and all((root / c).is_file() for c in chosen["configs"])
     assert "factcheck" not in json.dumps(chosen) and "fnc1_test" not in json.dumps(chosen)
+
+
+@pytest.mark.parametrize(
+    "flags", [["--backend", "onnx"], ["--backend", "onnx", "--contrast-only", "--write"]]
+)
+def test_another_backend_only_measures_the_name_contrast(flags: list[str], capsys) -> None:
+    # The artifact holds one margin, chosen on torch's reading: another backend's reading is
+    # printed for comparison, never written, and never chooses the threshold or the veto.
+    with pytest.raises(SystemExit):
+        main(flags)
+    assert "--contrast-only, no --write" in capsys.readouterr().err

@@ -15,7 +15,9 @@ validation pairs (never on an evaluation file).
 Both go into verifier.json's config, with how they were chosen in its training record; the
 weights and their sha256 are untouched, and the model card is re-rendered.
 
-- `name_contrast` (with `--claims-config`): see training/verifier_contrast.py.
+- `name_contrast` (with `--claims-config`): see training/verifier_contrast.py. `--contrast-only
+  --backend onnx` (or bf16) reads the validation claims with that backend and prints the margin
+  it would choose (measure-only: the artifact holds one margin, chosen on torch's reading).
 
     python -m opslens.training.verifier_threshold --pairs PAIRS.npz [MORE.npz ...] \
         [--claims-config CONFIG.json ...] [--write]
@@ -38,6 +40,7 @@ from opslens.eval.factcheck_metrics import balanced_accuracy as eval_balanced_ac
 from opslens.model.artifact import SHIPPED_ARTIFACT, read_component_meta
 from opslens.model.cache import file_sha256
 from opslens.model.card import write_card
+from opslens.model.options import BACKENDS
 from opslens.model.readings import best_supported
 from opslens.model.verifier import COMPONENT, NLI_LABELS, STANCES, ClaimVerifier
 from opslens.training.verifier_contrast import choose_name_contrast, contrast_readings, validation_claims
@@ -233,13 +236,22 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="variants that keep names' roles (VerifierConfig.contrast_roles); default: the artifact's",
     )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="torch",
+        help="read the claims with this backend (--contrast-only, print only); default torch",
+    )
     parser.add_argument("--write", action="store_true", help="store it in the artifact (else print only)")
     args = parser.parse_args(argv)
+    if args.backend != "torch" and (args.write or not args.contrast_only):
+        parser.error("--backend other than torch measures the name contrast: --contrast-only, no --write")
     if args.threads:
         torch.set_num_threads(args.threads)
-    from opslens.model.encoder import SentenceEncoder
+    from opslens.model.encoder import load_encoder
 
-    verifier = ClaimVerifier.load(args.artifact, SentenceEncoder())
+    encoder = load_encoder(args.backend, threads=args.threads)
+    verifier = ClaimVerifier.load(args.artifact, encoder, backend=args.backend, threads=args.threads)
     if args.contrast_roles is not None:
         verifier.config = verifier.config.model_copy(update={"contrast_roles": args.contrast_roles == "on"})
     if args.contrast_only:
@@ -277,9 +289,11 @@ def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
         raise SystemExit("--contrast-only needs --claims-config")
     claims = [c for path in args.claims_config for c in validation_claims(path)]
     roles = verifier.config.contrast_roles
+    backend = "" if args.backend == "torch" else f" --backend {args.backend}"
+    configs = " ".join(map(str, args.claims_config))
     command = (
         f"python -m opslens.training.verifier_threshold --contrast-only --contrast-roles "
-        f"{'on' if roles else 'off'} --claims-config {' '.join(map(str, args.claims_config))} --write"
+        f"{'on' if roles else 'off'}{backend} --claims-config {configs}{'' if backend else ' --write'}"
     )
     threshold = verifier.config.consistency_threshold
     chosen = {
