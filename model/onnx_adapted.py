@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import onnxruntime as ort
 import torch
 from torch import nn
 
 from opslens.model.cache import default_cache_dir, file_sha256
 from opslens.model.onnx_encoder import RECIPE as ENCODER_RECIPE
-from opslens.model.onnx_encoder import EncoderCacheError, build_inputs, quantize
+from opslens.model.onnx_encoder import EncoderCacheError, build_inputs, cpu_session, quantize
 
 MODEL_FILE = "model.int8.onnx"
 RECORD_FILE = "model.int8.json"
@@ -104,11 +103,7 @@ class OnnxHidden:
     """Runs the graph where the pipeline would call a transformers BertModel."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1  # one graph at a time; more would only compete for cores
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(path, threads)
 
     def __call__(
         self, *, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor

@@ -131,7 +131,10 @@ def test_onnx_backend_never_loads_torch_weights(onnx_cache: Path, monkeypatch: p
     monkeypatch.setattr("opslens.model.encoder.AutoModel.from_pretrained", refuse)
     encoder = load_encoder("onnx", threads=1, cache_dir=onnx_cache)
     assert isinstance(encoder, OnnxSentenceEncoder)
-    assert encoder.session.get_session_options().intra_op_num_threads == 1
+    options = encoder.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    # Idle pool threads sleep rather than spin: the request's own Python work needs the cores.
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 @pytest.mark.slow
