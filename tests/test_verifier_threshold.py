@@ -95,11 +95,17 @@ def test_shipped_name_contrast_was_chosen_on_validation_claims() -> None:
 
 
 @pytest.mark.parametrize(
-    "flags", [["--backend", "onnx"], ["--backend", "onnx", "--contrast-only", "--write"]]
+    ("flags", "message"),
+    [
+        # The artifact holds one margin, chosen on torch's reading: another backend's reading is
+        # printed for comparison, never written, and never chooses the threshold or the veto.
+        (["--backend", "onnx"], "--contrast-only, no --write"),
+        (["--backend", "onnx", "--contrast-only", "--claims-config", "c.json", "--write"], "no --write"),
+        # The margin is chosen on the claims of training configs; without them there is nothing.
+        (["--contrast-only"], "--contrast-only needs --claims-config"),
+    ],
 )
-def test_another_backend_only_measures_the_name_contrast(flags: list[str], capsys) -> None:
-    # The artifact holds one margin, chosen on torch's reading: another backend's reading is
-    # printed for comparison, never written, and never chooses the threshold or the veto.
+def test_flags_that_cannot_work_are_refused_before_loading(flags: list[str], message: str, capsys) -> None:
     with pytest.raises(SystemExit):
         main(flags)
-    assert "--contrast-only, no --write" in capsys.readouterr().err
+    assert message in capsys.readouterr().err

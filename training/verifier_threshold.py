@@ -244,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--write", action="store_true", help="store it in the artifact (else print only)")
     args = parser.parse_args(argv)
+    if args.contrast_only and not args.claims_config:
+        parser.error("--contrast-only needs --claims-config (the configs whose validation claims choose it)")
     if args.backend != "torch" and (args.write or not args.contrast_only):
         parser.error("--backend other than torch measures the name contrast: --contrast-only, no --write")
     if args.threads:
@@ -285,8 +287,6 @@ def main(argv: list[str] | None = None) -> int:
 def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
     """The name contrast margin alone (for new variants on the same weights), at the threshold the
     artifact holds; --write stores it and the contrast_roles it was chosen with."""
-    if not args.claims_config:
-        raise SystemExit("--contrast-only needs --claims-config")
     claims = [c for path in args.claims_config for c in validation_claims(path)]
     roles = verifier.config.contrast_roles
     backend = "" if args.backend == "torch" else f" --backend {args.backend}"
