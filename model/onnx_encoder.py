@@ -77,7 +77,7 @@ def cpu_session(path: Path, threads: int | None) -> ort.InferenceSession:
     # One graph runs at a time; extra inter-op threads would only compete for the cores.
     options.inter_op_num_threads = 1
     # Idle pool threads sleep instead of spinning: between runs the request's Python, tokenizer and
-    # torch work needs those cores (/verify on the example, 2 cores: ~440 -> ~370 ms in-process).
+    # torch work needs those cores (served /verify of the example, 2 cores: p50 326-346 -> 300-306 ms).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
