@@ -313,3 +313,33 @@ def test_merged_without_peft_equals_peft_merge() -> None:
     assert torch.allclose(got, want, atol=1e-5)
     for head in ("verdict_head", "stance_head"):
         assert torch.equal(getattr(served, head).weight, getattr(peft_net, head).weight)
+
+
+def test_prepare_only_writes_the_pairs_file_and_trains_nothing(tmp_path: Path, monkeypatch) -> None:
+    """`opslens train verifier --prepare-only`: the CPU half of a run trained elsewhere. The
+    builder (which needs the article data) is stubbed; what is checked is that the file lands at
+    pairs_file and that no training starts."""
+    import opslens.training.verifier_data as verifier_data
+    from opslens.cli import main
+
+    splits = ("train", "validation")
+    pairs = [Pair(s, (s,), 0, -1, "synthetic:sentence", split) for s in SENTENCES for split in splits]
+    monkeypatch.setattr(verifier_data, "build_pairs", lambda cfg, encoder, lengths: (pairs, {"stub": True}))
+    monkeypatch.setattr("opslens.model.encoder.SentenceEncoder", lambda **kw: None)
+    cfg = {
+        "train_file": "unused", "validation_file": "unused", "pairs_file": str(tmp_path / "p" / "pairs.npz"),
+        "run_dir": str(tmp_path / "run"), "output_dir": str(tmp_path / "artifact"),
+    }  # fmt: skip
+    (tmp_path / "c.json").write_text(json.dumps(cfg), encoding="utf-8")
+    assert main(["train", "verifier", "--config", str(tmp_path / "c.json"), "--prepare-only"]) == 0
+    back = load_pairs(tmp_path / "p" / "pairs.npz")
+    assert len(back) == 2 * len(SENTENCES) and back.meta["stub"] is True
+    assert not (tmp_path / "artifact").exists() and not (tmp_path / "run" / "train_log.jsonl").exists()
+
+
+def test_prepare_only_is_refused_for_trainers_without_a_pairs_file(tmp_path: Path) -> None:
+    from opslens.cli import main
+
+    with pytest.raises(SystemExit, match="verifier only"):
+        main(["train", "stance", "--prepare-only", "--run-dir", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()

@@ -43,6 +43,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int)
     p.add_argument("--threads", type=int)
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    p.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="verifier: build the pairs file (pairs_file) and stop, e.g. to train it on another machine",
+    )
     p.set_defaults(func=run)
 
 
@@ -67,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         )
     }
     config_path = args.config or CONFIGS / f"{args.task}.json"
+    if args.prepare_only and args.task != "verifier":
+        raise SystemExit("--prepare-only applies to the verifier only (the one trainer with a pairs file)")
     command = "opslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     # Under torchrun / accelerate launch the ranks join one process group; alone, this is a no-op.
     with distributed.process_group():
@@ -94,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
                 resume=args.resume,
                 command=command,
             )
+        elif args.task == "verifier" and args.prepare_only:
+            from opslens.training.verifier import prepare_pairs_file
+
+            out = prepare_pairs_file(load_config(VerifierTrainConfig, config_path, overrides))
         elif args.task == "verifier":
             from opslens.training.verifier import train_verifier
 
@@ -107,5 +118,5 @@ def run(args: argparse.Namespace) -> int:
                 load_config(StanceTrainConfig, config_path, overrides), resume=args.resume, command=command
             )
         if distributed.is_main():
-            print(f"artifact written: {out}")
+            print(f"{'pairs' if args.prepare_only else 'artifact'} written: {out}")
     return 0

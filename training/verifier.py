@@ -77,6 +77,20 @@ def prepared_pairs(cfg: VerifierTrainConfig, tokenizer) -> tuple[TokenPairs, Pat
     return pairs, path, time.time() - t0
 
 
+def prepare_pairs_file(cfg: VerifierTrainConfig) -> Path:
+    """Build the config's pairs file (if absent) without training: the CPU half of a run whose
+    training happens on another machine (training/verifier_bundle.py carries the file there)."""
+    pairs, path, seconds = prepared_pairs(cfg, _tokenizer())
+    print(json.dumps({"pairs": len(pairs), "counts": pairs.counts(), "seconds": round(seconds, 1)}, indent=1))
+    return path
+
+
+def _tokenizer():
+    tokenizer = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
+    tokenizer.model_max_length = 1 << 30  # pairs are cut by pair_ids
+    return tokenizer
+
+
 def _tokens(tokenizer, texts: list[str]) -> list[list[int]]:
     return tokenizer(texts, add_special_tokens=False)["input_ids"]
 
@@ -253,8 +267,7 @@ def train_verifier(cfg: VerifierTrainConfig, *, resume: bool = False, command: s
     started = start_run(cfg)
     device = _device(cfg)
     torch.backends.cuda.matmul.allow_tf32 = True
-    tokenizer = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
-    tokenizer.model_max_length = 1 << 30  # pairs are cut by pair_ids
+    tokenizer = _tokenizer()
     pairs, pairs_path, build_seconds = prepared_pairs(cfg, tokenizer)
     train_idx = _sample(
         pairs,
