@@ -72,8 +72,10 @@ def _datasets(folder: Path, components: list[str]) -> list[str]:
         training = read_component_meta(folder, name).get("training", {})
         paths = [info.get("path", "") for info in training.get("data", {}).values()]
         sources = training.get("sources", {})
-        for meta in [sources, *sources.get("parts", [])]:  # a fine-tune's pairs files, each with its own
-            paths += list(meta.get("files", {}))
+        # A fine-tune's pairs files each carry their own record under "parts"; a file built alone
+        # lists there the kinds of pairs it holds (names, no files).
+        for meta in [sources, *sources.get("parts", [])]:
+            paths += list(meta.get("files", {})) if isinstance(meta, dict) else []
         for path in paths:
             ds = _dataset_id(path)
             extra = NLI_SOURCES if Path(path).name.startswith("nli_pairs") else ()

@@ -38,3 +38,20 @@ def test_card_without_evaluation_has_no_model_index(tmp_path: Path) -> None:
     shutil.copytree(SHIPPED_ARTIFACT, folder)
     (folder / "evaluation.json").unlink()
     assert "model-index" not in _front(render_card(folder))
+
+
+def test_card_reads_a_pairs_record_that_lists_its_kinds(tmp_path: Path) -> None:
+    """A verifier trained on one pairs file built with every kind of pair records the kinds'
+    names under sources["parts"] (a fine-tune's records of several files go there too)."""
+    folder = tmp_path / "a"
+    shutil.copytree(SHIPPED_ARTIFACT, folder)
+    meta_path = folder / "verifier.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["training"]["data"] = {}
+    meta["training"]["sources"] = {
+        "files": {"../shared/data/nli_pairs.jsonl.gz": "x", "training/data/cnndm_train.jsonl.gz": "y"},
+        "parts": ["nli", "summaries"],
+    }
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    datasets = set(_front(render_card(folder))["datasets"])
+    assert {"stanfordnlp/snli", "abisee/cnn_dailymail"} <= datasets
