@@ -327,13 +327,28 @@ def test_prepare_only_writes_the_pairs_file_and_trains_nothing(tmp_path: Path, m
     monkeypatch.setattr(verifier_data, "build_pairs", lambda cfg, encoder, lengths: (pairs, {"stub": True}))
     monkeypatch.setattr("opslens.model.encoder.SentenceEncoder", lambda **kw: None)
     cfg = {
-        "train_file": "unused", "validation_file": "unused", "pairs_file": str(tmp_path / "p" / "pairs.npz"),
+        "train_file": "unused", "validation_file": "unused", "pairs_file": str(tmp_path / "elsewhere.npz"),
         "run_dir": str(tmp_path / "run"), "output_dir": str(tmp_path / "artifact"),
     }  # fmt: skip
     (tmp_path / "c.json").write_text(json.dumps(cfg), encoding="utf-8")
-    assert main(["train", "verifier", "--config", str(tmp_path / "c.json"), "--prepare-only"]) == 0
+    pairs_file = str(tmp_path / "p" / "pairs.npz")  # --pairs-file wins over the config's
+    assert (
+        main(
+            [
+                "train",
+                "verifier",
+                "--config",
+                str(tmp_path / "c.json"),
+                "--pairs-file",
+                pairs_file,
+                "--prepare-only",
+            ]
+        )
+        == 0
+    )
     back = load_pairs(tmp_path / "p" / "pairs.npz")
     assert len(back) == 2 * len(SENTENCES) and back.meta["stub"] is True
+    assert not (tmp_path / "elsewhere.npz").exists()
     assert not (tmp_path / "artifact").exists() and not (tmp_path / "run" / "train_log.jsonl").exists()
 
 

@@ -43,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int)
     p.add_argument("--threads", type=int)
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    p.add_argument("--pairs-file", type=Path, help="verifier: the built pairs file (made when absent)")
     p.add_argument(
         "--prepare-only",
         action="store_true",
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             "eval_every",
             "log_every",
             "threads",
+            "pairs_file",
         )
     }
     config_path = args.config or CONFIGS / f"{args.task}.json"

@@ -126,7 +126,8 @@ def pack(pairs_path: Path, out: Path) -> None:
     specials = [tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, tok.unk_token_id, tok.mask_token_id]
     record = pack_base(pairs.tokens, out / "base", specials)
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(pairs_path, out / "verifier_pairs.npz")
+    if pairs_path.resolve() != (out / "verifier_pairs.npz").resolve():  # built in place already
+        shutil.copy2(pairs_path, out / "verifier_pairs.npz")
     print(json.dumps({"base": record, "pairs": len(pairs), "counts": pairs.counts()}, indent=1))
 
 
