@@ -352,9 +352,15 @@ def test_prepare_only_writes_the_pairs_file_and_trains_nothing(tmp_path: Path, m
     assert not (tmp_path / "artifact").exists() and not (tmp_path / "run" / "train_log.jsonl").exists()
 
 
-def test_prepare_only_is_refused_for_trainers_without_a_pairs_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [(["--prepare-only"], "--prepare-only"), (["--pairs-file", "p.npz"], "--pairs-file")],
+)
+def test_pairs_flags_are_refused_for_trainers_without_a_pairs_file(
+    tmp_path: Path, flags: list[str], named: str
+) -> None:
     from opslens.cli import main
 
-    with pytest.raises(SystemExit, match="verifier only"):
-        main(["train", "stance", "--prepare-only", "--run-dir", str(tmp_path / "run")])
+    with pytest.raises(SystemExit, match=f"{named}: for the verifier only"):
+        main(["train", "stance", *flags, "--run-dir", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()

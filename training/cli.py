@@ -74,8 +74,13 @@ def run(args: argparse.Namespace) -> int:
         )
     }
     config_path = args.config or CONFIGS / f"{args.task}.json"
-    if args.prepare_only and args.task != "verifier":
-        raise SystemExit("--prepare-only applies to the verifier only (the one trainer with a pairs file)")
+    verifier_only = [
+        f for f, v in (("--prepare-only", args.prepare_only), ("--pairs-file", args.pairs_file)) if v
+    ]
+    if verifier_only and args.task != "verifier":
+        raise SystemExit(
+            f"{', '.join(verifier_only)}: for the verifier only (the one trainer with a pairs file)"
+        )
     command = "opslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     # Under torchrun / accelerate launch the ranks join one process group; alone, this is a no-op.
     with distributed.process_group():
