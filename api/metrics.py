@@ -63,7 +63,8 @@ class Metrics:
         )
         self.guard_actions = Counter(
             "opslens_faithfulness_actions_total",
-            "What the faithfulness policy did: none, flagged, dropped_sentences, fallback",
+            "What the faithfulness policy did: none, flagged, dropped_sentences, replaced_sentences, "
+            "fallback",
             ["action"],
             registry=r,
         )

@@ -96,7 +96,9 @@ def request_models(
             abstractive.default_policy,
             description="Abstractive mode, when the summary states a number, date or name the article "
             "lacks: flag (keep, report the spans), drop_sentence (remove those sentences; the "
-            "extractive summary if none is left) or fallback (the extractive summary instead). "
+            "extractive summary if none is left), replace_sentence (remove them and fill the room, up to "
+            "max_words, with the extractive summary's sentences, listed in `faithfulness.quoted`) or "
+            "fallback (the extractive summary instead). "
             "The response's `faithfulness.action` says what was done.",
         )
 

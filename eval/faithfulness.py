@@ -21,6 +21,8 @@ def figures(results: Sequence[Faithfulness]) -> dict[str, float]:
         )
         / n,
         "unsupported_spans_per_summary": sum(len(r.unsupported) for r in results) / n,
+        # replace_sentence: how much of what is served is the article's own text, not written.
+        "quoted_sentences_per_summary": sum(len(r.quoted) for r in results) / n,
     }
     for kind in ("number", "date", "entity", "rare_word"):
         out[f"unsupported_{kind}_per_summary"] = (

@@ -251,16 +251,18 @@ def _faithfulness_table(rows: dict[str, dict[str, Any]]) -> list[str]:
         "Faithfulness (the service's guard; for generators on the text as generated, before the policy):",
         "",
         "| system | with >=1 unsupported entity/number | with any unsupported span | spans per summary "
-        "| served with unsupported | policy actions |",
-        "|---|---|---|---|---|---|",
+        "| served with unsupported | policy actions | article sentences served per summary |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, f in rows.items():
         served = f.get("share_final_with_unsupported")
         actions = ", ".join(f"{k} {v}" for k, v in f.get("actions", {}).items()) or "–"
+        quoted = f.get("quoted_sentences_per_summary") if "actions" in f else None
         lines.append(
             f"| {name} | {100 * f['share_with_unsupported_entity_or_number']:.1f}% "
             f"| {100 * f['share_with_unsupported']:.1f}% | {f['unsupported_spans_per_summary']:.2f} "
-            f"| {'–' if served is None else f'{100 * served:.1f}%'} | {actions} |"
+            f"| {'–' if served is None else f'{100 * served:.1f}%'} | {actions} "
+            f"| {'–' if quoted is None else f'{quoted:.2f}'} |"
         )
     return lines + _verdict_table(rows)
 

@@ -64,6 +64,8 @@ def guarded(
         article_vectors=vecs,
         rare_words=generator.config.lowercase,
         verifier=verifier,
+        quotes=extractive.sentences,
+        max_words=max_words,
     )
     check_ms = elapsed_ms(t0)
     timings = extractive.timings_ms.model_copy(

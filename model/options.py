@@ -11,8 +11,10 @@ from typing import Literal, get_args
 Mode = Literal["extractive", "abstractive"]
 """Summary kind: sentences picked from the article, or written by the generator."""
 
-Policy = Literal["flag", "drop_sentence", "fallback"]
-"""What the faithfulness guard does with a generated sentence it cannot support."""
+Policy = Literal["flag", "drop_sentence", "replace_sentence", "fallback"]
+"""What the faithfulness guard does with a generated sentence it cannot support: report it, drop
+it, drop it and fill the room with the extractive summary's sentences (quoted from the article),
+or serve the extractive summary instead of the whole written one."""
 
 Engine = Literal["ct2", "ort", "hf"]
 """How the generator decodes: CTranslate2 int8, onnxruntime-genai int8, or transformers fp32."""
@@ -56,7 +58,9 @@ ENGINE_NAMES: dict[Engine, str] = {
 """How responses and /info name each engine (known before the engine is loaded)."""
 
 DEFAULT_MODE: Mode = "extractive"
-DEFAULT_POLICY: Policy = "drop_sentence"
+# Measured on the held-out 300 (README, Results): served ROUGE-1 0.971 x lead-3 against 0.846 when
+# the rejected sentences' room is left empty; served text is verified or the article's own either way.
+DEFAULT_POLICY: Policy = "replace_sentence"
 DEFAULT_ENGINE: Engine = "ort"
 DEFAULT_BACKEND: Backend = "torch"
 # Most callers never ask for an abstractive summary; the generator costs ~200 MB once loaded.

@@ -33,7 +33,7 @@ PAGE_TITLE = Field(
 )
 
 SpanKind = Literal["number", "date", "entity", "rare_word"]
-Action = Literal["none", "flagged", "dropped_sentences", "fallback"]
+Action = Literal["none", "flagged", "dropped_sentences", "replaced_sentences", "fallback"]
 Alignment = Literal["encoder", "lexical"]
 WarningCode = Literal["not_english", "language_undetermined", "mixed_language"]
 
@@ -70,6 +70,14 @@ class CheckedSentence(BaseModel):
     verdict_probability: float | None = Field(None, description="Calibrated probability of `verdict`.")
 
 
+class SummarySentence(BaseModel):
+    index: int = Field(description="Position among the article's sentences (0-based).")
+    text: str = Field(description="Exactly text[start:end] of the submitted text.")
+    start: int
+    end: int
+    score: float = Field(description="Probability that the sentence belongs in a summary.")
+
+
 class Faithfulness(BaseModel):
     generated: str = Field(description="The summary as the generator wrote it; all offsets index it.")
     summary: str = Field(description="The summary after the policy was applied.")
@@ -77,25 +85,24 @@ class Faithfulness(BaseModel):
     action: Action = Field(
         description="none: nothing unsupported; flagged: kept as written; dropped_sentences: "
         "sentences with unsupported spans (or, with the verifier, contradicted or not found in the "
-        "article) removed; fallback: replaced by the extractive summary."
+        "article) removed; replaced_sentences: those removed and the room they left (up to "
+        "`max_words`) filled with sentences of the extractive summary, listed in `quoted`; fallback: "
+        "replaced by the extractive summary."
     )
     detail: str = Field(description="What was done, in words.")
     alignment: Alignment
     sentences: list[CheckedSentence]
     unsupported: list[UnsupportedSpan]
+    quoted: list[SummarySentence] = Field(
+        default_factory=list,
+        description="replace_sentence: article sentences served after the kept generated ones, in "
+        "article order (offsets index the article, not `generated`).",
+    )
 
     @property
     def faithful(self) -> bool:
         rejected = ("contradicted", "not_found")
         return not self.unsupported and not any(s.verdict in rejected for s in self.sentences)
-
-
-class SummarySentence(BaseModel):
-    index: int = Field(description="Position among the article's sentences (0-based).")
-    text: str = Field(description="Exactly text[start:end] of the submitted text.")
-    start: int
-    end: int
-    score: float = Field(description="Probability that the sentence belongs in a summary.")
 
 
 class Evidence(BaseModel):

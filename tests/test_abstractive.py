@@ -160,6 +160,34 @@ def test_policy_decides_what_happens_to_invented_facts(zero_shot, scripted, poli
     _offsets_hold(body, ARTICLE)
 
 
+def test_replace_sentence_serves_extractive_sentences_in_the_dropped_ones_room(zero_shot, scripted) -> None:
+    scripted(f"{SUPPORTED} {INVENTED}")
+    with _client(zero_shot) as c:
+        r = c.post(
+            "/summarize",
+            json={
+                "text": ARTICLE,
+                "mode": "abstractive",
+                "max_words": 40,
+                "faithfulness_policy": "replace_sentence",
+            },
+        )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    f = body["faithfulness"]
+    assert (f["policy"], f["action"]) == ("replace_sentence", "replaced_sentences")
+    assert [s["kept"] for s in f["sentences"]] == [True, False]
+    quoted = f["quoted"]
+    assert quoted, f
+    assert {q["index"] for q in quoted} <= {s["index"] for s in body["sentences"]}  # the extractive ones
+    assert f["sentences"][0]["evidence"][0]["index"] not in {q["index"] for q in quoted}  # not said twice
+    for q in quoted:
+        assert ARTICLE[q["start"] : q["end"]] == q["text"]
+    assert body["summary"] == " ".join([SUPPORTED] + [q["text"] for q in quoted])
+    assert len(body["summary"].split()) <= 40 and "450" not in body["summary"]
+    _offsets_hold(body, ARTICLE)
+
+
 def test_batch_keeps_order_across_modes(zero_shot, scripted) -> None:
     scripted(SUPPORTED)
     items = [

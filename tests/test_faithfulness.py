@@ -11,7 +11,7 @@ from opslens.model.faithfulness import (
     name_supported,
     name_tokens,
 )
-from opslens.model.results import Faithfulness
+from opslens.model.results import Faithfulness, SummarySentence
 from opslens.model.text import parse_document, split_sentences
 
 ARTICLE = (
@@ -168,6 +168,64 @@ def test_policy_drop_sentence_when_nothing_is_left() -> None:
     assert check(doc, generated, policy="drop_sentence").summary == ""
     result = check(doc, generated, policy="drop_sentence", fallback_summary="EXTRACTIVE")
     assert (result.action, result.summary) == ("fallback", "EXTRACTIVE")
+
+
+def _quotes(doc, indices: list[int]) -> list[SummarySentence]:
+    """An extractive selection of `doc`'s sentences, as the pipeline passes it to the guard."""
+    return [
+        SummarySentence(index=i, text=s.text, start=s.start, end=s.end, score=0.5)
+        for i, s in enumerate(doc.sentences)
+        if i in indices
+    ]
+
+
+def test_policy_replace_sentence_fills_the_room_with_article_sentences() -> None:
+    doc = parse_document(ARTICLE)
+    generated = (
+        "Russia lost nearly 30 armored vehicles. Russian President Zelenskiy spoke. Blinken warned China."
+    )
+    # Kept: 9 words, resting on article sentences 1 and 4. Quote 1 repeats a kept sentence; quote 0
+    # (16 words) fits the 21 words left; quote 3 (12 words) then does not.
+    result = check(doc, generated, policy="replace_sentence", quotes=_quotes(doc, [0, 1, 3]), max_words=30)
+    assert result.action == "replaced_sentences"
+    assert [q.index for q in result.quoted] == [0]
+    assert result.summary == (
+        "Russia lost nearly 30 armored vehicles. Blinken warned China. " + doc.sentences[0].text.strip()
+    )
+    assert len(result.summary.split()) <= 30
+    assert [s.kept for s in result.sentences] == [True, False, True]
+    assert "dropped 1 of 3" in result.detail and "1 sentence(s) of the article" in result.detail
+    for q in result.quoted:
+        assert ARTICLE[q.start : q.end] == q.text
+    _assert_offsets(result, ARTICLE)
+    # A larger budget takes the next quote too.
+    wide = check(doc, generated, policy="replace_sentence", quotes=_quotes(doc, [0, 1, 3]), max_words=60)
+    assert [q.index for q in wide.quoted] == [0, 3]
+
+
+def test_policy_replace_sentence_without_room_or_need() -> None:
+    doc = parse_document(ARTICLE)
+    quotes = _quotes(doc, [0, 3])
+    generated = "Russia lost nearly 30 armored vehicles. Russian President Zelenskiy spoke."
+    tight = check(doc, generated, policy="replace_sentence", quotes=quotes, max_words=12)
+    assert (tight.action, tight.summary, tight.quoted) == (
+        "dropped_sentences",
+        "Russia lost nearly 30 armored vehicles.",
+        [],
+    )
+    # Nothing unsupported: served as written, however much room is left.
+    good = check(doc, "Blinken warned China.", policy="replace_sentence", quotes=quotes, max_words=60)
+    assert (good.action, good.summary, good.quoted) == ("none", "Blinken warned China.", [])
+    # Nothing kept and no quote fits: the extractive summary, as under drop_sentence.
+    none_fit = check(
+        doc,
+        "Russian President Zelenskiy spoke.",
+        policy="replace_sentence",
+        quotes=quotes,
+        max_words=10,
+        fallback_summary="EXTRACTIVE",
+    )
+    assert (none_fit.action, none_fit.summary) == ("fallback", "EXTRACTIVE")
 
 
 def test_policy_fallback() -> None:

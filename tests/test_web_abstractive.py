@@ -94,6 +94,12 @@ def assert_abstractive_result(page: Page, result: dict) -> None:
         assert ("dropped" in (items.nth(i).get_attribute("class") or "")) == (not s["kept"])
         by_position = sorted(s["evidence"], key=lambda e: e["start"])
         assert highlighted(page, "summary", f"s{i}") == "".join(e["text"] for e in by_position)
+    # Article sentences served in the room of dropped ones: marked as quoted, found in the article.
+    quoted = page.locator("#summary li.quoted")
+    assert quoted.locator("button.sentence").all_text_contents() == [q["text"] for q in f.get("quoted", [])]
+    expect(quoted.locator(".tag")).to_have_text(["Quoted"] * len(f.get("quoted", [])))
+    for i, q in enumerate(f.get("quoted", [])):
+        assert highlighted(page, "summary", f"q{i}") == q["text"]
     with_evidence = next(i for i, s in enumerate(f["sentences"]) if s["evidence"])
     page.click(f'#summary button[data-id="s{with_evidence}"]')
     expect(page.locator(f'#summary button[data-id="s{with_evidence}"]')).to_have_attribute(
@@ -179,12 +185,13 @@ def sse(*events: tuple[str, object]) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("action", ["dropped_sentences", "fallback"])
+@pytest.mark.parametrize("action", ["dropped_sentences", "replaced_sentences", "fallback"])
 def test_streamed_result_with_unsupported_spans(page: Page, live_server: str, action: str) -> None:
     """A stand-in stream (fixed answer, astral characters in the generated text and the article)
     drawn like a real one: draft, then result; the request carries the abstractive fields."""
     stub_info(page, live_server, "SmolLM2 (stand-in)")
-    choose_abstractive(page, max_words=25, policy="drop_sentence")
+    policy = "replace_sentence" if action == "replaced_sentences" else "drop_sentence"
+    choose_abstractive(page, max_words=25, policy=policy)
     page.fill("#text", HOSTILE)
     text = page.input_value("#text")
     extractive = expected(live_server, page, max_sentences=2)
@@ -219,7 +226,10 @@ def test_streamed_result_with_unsupported_spans(page: Page, live_server: str, ac
                 "kept": kept,
             }
         )
-    summary = extractive["summary"] if action == "fallback" else parts[2]
+    # replace_sentence: the extractive summary's last sentence served in the dropped ones' room.
+    quoted = [art[-1]] if action == "replaced_sentences" else []
+    served = " ".join([parts[2]] + [q["text"] for q in quoted])
+    summary = extractive["summary"] if action == "fallback" else served
     detail = "2 unsupported span(s); stand-in detail"
     result = {
         **extractive,
@@ -228,12 +238,13 @@ def test_streamed_result_with_unsupported_spans(page: Page, live_server: str, ac
         "faithfulness": {
             "generated": generated,
             "summary": summary,
-            "policy": "drop_sentence",
+            "policy": policy,
             "action": action,
             "detail": detail,
             "alignment": "encoder",
             "sentences": sentences,
             "unsupported": unsupported,
+            "quoted": quoted,
         },
         "generation": {
             "engine": "stand-in",
@@ -262,7 +273,7 @@ def test_streamed_result_with_unsupported_spans(page: Page, live_server: str, ac
             "max_sentences": 3,
             "mode": "abstractive",
             "max_words": 25,
-            "faithfulness_policy": "drop_sentence",
+            "faithfulness_policy": policy,
         }
     ]
     expect(page.locator("#status")).to_contain_text(f"{len(tokens)} tokens streamed")

@@ -53,6 +53,7 @@ const ACTION_TEXT = {
   none: "Nothing in the summary was found unsupported by the article.",
   flagged: "Some sentences state what the article does not support; they are kept, with their verdicts and marks below.",
   dropped_sentences: "Sentences the article does not support were removed.",
+  replaced_sentences: "Sentences the article does not support were removed; sentences of the article (marked Quoted) fill their room.",
   fallback: "The written summary stated something the article does not support; the extractive summary is shown instead.",
 };
 
@@ -69,9 +70,9 @@ function renderAbstractive(result, spans) {
     final.replaceChildren(el("p", {}, result.summary || "(No sentence was left.)"));
   }
   $("policy-result").replaceChildren(
-    el("span", { class: `tag action-${f.action}` }, f.action.replace("_", " ")),
+    el("span", { class: `tag action-${f.action}` }, f.action.replaceAll("_", " ")),
     ` ${ACTION_TEXT[f.action] || ""} `,
-    el("span", { class: "detail" }, `(${f.detail}; policy: ${f.policy.replace("_", " ")}.)`),
+    el("span", { class: "detail" }, `(${f.detail}; policy: ${f.policy.replaceAll("_", " ")}.)`),
   );
   $("policy-result").dataset.action = f.action;
 
@@ -94,6 +95,12 @@ function renderAbstractive(result, spans) {
       item.append(el("p", { class: "unsupported-note" }, `Not found in the article: ${notes}.`));
     }
     list.append(item);
+  });
+  // replace_sentence: the article's own sentences served in the room the dropped ones left.
+  (f.quoted || []).forEach((q, i) => {
+    const id = `q${i}`;
+    spans.push({ kind: "summary", id, start: q.start, end: q.end, text: q.text, label: `Quoted sentence ${i + 1}` });
+    list.append(el("li", { class: "quoted" }, el("span", { class: "tag" }, "Quoted"), " ", sentenceButton(id, q.text)));
   });
   $("generated-heading").hidden = f.sentences.length === 0;
 }

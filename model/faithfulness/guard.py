@@ -18,7 +18,7 @@ from opslens.model.faithfulness.numbers import find_numbers, number_supported
 from opslens.model.faithfulness.rare_words import common_words, find_rare_words
 from opslens.model.faithfulness.spans import STEM, FactSpan, name_tokens
 from opslens.model.options import POLICIES, Policy
-from opslens.model.results import CheckedSentence, Faithfulness, UnsupportedSpan
+from opslens.model.results import CheckedSentence, Faithfulness, SummarySentence, Support, UnsupportedSpan
 from opslens.model.text import Document, Sentence, split_sentences
 
 if TYPE_CHECKING:
@@ -90,6 +90,8 @@ def check(
     top_k: int = DEFAULT_TOP_K,
     rare_words: bool = True,
     verifier: ClaimVerifier | None = None,
+    quotes: Sequence[SummarySentence] = (),
+    max_words: int | None = None,
 ) -> Faithfulness:
     """Check `generated` against `article` and apply `policy` to unsupported sentences.
 
@@ -101,6 +103,10 @@ def check(
     - flag: keep the summary, report them.
     - drop_sentence: remove every unsupported sentence; if none is left, use
       `fallback_summary` when given, else return an empty summary.
+    - replace_sentence: as drop_sentence, then fill the room left, up to `max_words` in all, with
+      `quotes` (the extractive summary's sentences, in article order) that fit, skipping those a
+      kept sentence already rests on (its best evidence): the summary keeps its length, and what
+      is not written and verified is the article's own text.
     - fallback: if anything is unsupported, return `fallback_summary` instead (required).
 
     `rare_words=False` skips the rare-word check (for cased text the name check suffices).
@@ -146,16 +152,22 @@ def check(
     what = _unsupported_words(len(spans), rejected.count(True))
 
     keep = [True] * len(sentences)
+    quoted: list[SummarySentence] = []
     summary, action = generated.strip(), "none"
     detail = f"nothing unsupported in {len(sentences)} sentence(s)"
     if n_bad and policy == "flag":
         action, detail = "flagged", f"{what} flagged; summary kept as generated"
-    elif n_bad and policy == "drop_sentence":
+    elif n_bad and policy in ("drop_sentence", "replace_sentence"):
         keep = [not b for b in bad_sentence]
         kept = [s.text.strip() for s, k in zip(sentences, keep, strict=True) if k]
-        if kept:
+        detail = f"dropped {n_bad} of {len(sentences)} sentence(s) for {what}"
+        if policy == "replace_sentence":
+            quoted = _fill(quotes, [ev for ev, k in zip(evidence, keep, strict=True) if k], kept, max_words)
+        if quoted:
+            action, summary = "replaced_sentences", " ".join(kept + [q.text.strip() for q in quoted])
+            detail += f"; {len(quoted)} sentence(s) of the article served in their place"
+        elif kept:
             action, summary = "dropped_sentences", " ".join(kept)
-            detail = f"dropped {n_bad} of {len(sentences)} sentence(s) for {what}"
         elif fallback_summary is not None:
             action, summary = "fallback", fallback_summary
             detail = f"all {len(sentences)} sentence(s) unsupported ({what}); used the extractive summary"
@@ -189,7 +201,30 @@ def check(
         alignment=method,
         sentences=checked,
         unsupported=spans,
+        quoted=quoted,
     )
+
+
+def _fill(
+    quotes: Sequence[SummarySentence],
+    kept_evidence: Sequence[Sequence[Support]],
+    kept: Sequence[str],
+    max_words: int | None,
+) -> list[SummarySentence]:
+    """The quotes that fit the room the kept sentences leave, in order, minus those a kept
+    sentence already paraphrases (its best evidence)."""
+    used = {ev[0].index for ev in kept_evidence if ev}
+    room = None if max_words is None else max_words - sum(len(t.split()) for t in kept)
+    out = []
+    for q in quotes:
+        words = len(q.text.split())
+        if q.index in used or (room is not None and words > room):
+            continue
+        out.append(q)
+        used.add(q.index)
+        if room is not None:
+            room -= words
+    return out
 
 
 def _unsupported_words(spans: int, rejected: int) -> str:
