@@ -77,8 +77,14 @@ def test_both_modes_side_by_side_with_the_zero_shot_baseline(tmp_path: Path) -> 
     assert {"prediction", "prediction_abstractive", "prediction_zero_shot", "rouge1_abstractive"} <= set(
         record
     )
+    for mode, figures in modes.items():  # each mode gets the lead cut to its own length
+        matched = results["baselines"][f"lead, {mode}'s length"]
+        # Within a few words on 3 articles (the two modes differ by ~25 words on average).
+        assert abs(matched["summary_words_mean"] - figures["summary_words_mean"]) < 3.0, (mode, matched)
     report = (tmp_path / "report.md").read_text()
     assert "**OpsLens abstractive**" in report and "Faithfulness" in report
+    assert "ratio **OpsLens abstractive** / lead, abstractive's length" in report
+    assert "ratio **OpsLens abstractive** / lead, extractive's length" not in report
 
 
 # The shipped adapter (prompt v2) on the first 60 held-out articles, onnxruntime-genai int8 with
