@@ -176,8 +176,15 @@ def record(folder: Path, suite: Suite, results: dict[str, Any], backend: Backend
     per_mode = results.get("modes") or {results["mode"]: results["metrics"]}
     for mode, figures in per_mode.items():
         label = f" [{mode}]" if mode == ABSTRACTIVE else ""
+        # An abstractive figure depends on the policy and length, which a default-valued command omits.
+        generation = (
+            {k: prov["config"][k] for k in ("policy", "max_words") if k in prov["config"]}
+            if mode == ABSTRACTIVE
+            else {}
+        )
         recorded[f"{suite.name}: {data_name}{label}{suffix}"] = {
             "command": prov["command"],
+            **generation,
             "data": prov["data"],
             "data_sha256": prov["data_sha256"],
             "examples": prov["examples"],

@@ -90,6 +90,8 @@ def render_card(folder: Path) -> str:
         out += ["## Held-out evaluation", ""]
         for suite, rec in records.items():
             out += [f"### {suite}", "", f"Command: `{rec.get('command')}`", ""]
+            if "policy" in rec:
+                out += [f"Faithfulness policy `{rec['policy']}`, `max_words` {rec.get('max_words')}.", ""]
             out += [
                 f"Data: {rec.get('data')} (sha256 {str(rec.get('data_sha256', ''))[:12]}, "
                 f"{rec.get('examples')} examples)",
@@ -108,8 +110,9 @@ def render_card(folder: Path) -> str:
         "- Abstractive summaries (opt-in) are written by a 135M-parameter model fine-tuned on",
         "  lower-cased CNN/DailyMail; they can state what the article does not. Every response",
         "  carries the faithfulness guard's evidence and unsupported spans (numbers, dates, names",
-        "  absent from the article), and the policy (default `drop_sentence`) removes flagged",
-        "  sentences. With the `verifier` component, each generated sentence also gets a verdict",
+        "  absent from the article), and the policy (default `replace_sentence`) removes flagged",
+        "  sentences and fills their room with sentences of the extractive summary, listed as",
+        "  quoted. With the `verifier` component, each generated sentence also gets a verdict",
         "  (supported / contradicted / not_found) from a cross-encoder that reads it with its",
         "  evidence; contradicted and not-found sentences count as unsupported. It catches",
         "  negations well and swapped names (who did what) only sometimes: see its validation",

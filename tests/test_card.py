@@ -55,3 +55,35 @@ def test_card_reads_a_pairs_record_that_lists_its_kinds(tmp_path: Path) -> None:
     meta_path.write_text(json.dumps(meta), encoding="utf-8")
     datasets = set(_front(render_card(folder))["datasets"])
     assert {"stanfordnlp/snli", "abisee/cnn_dailymail"} <= datasets
+
+
+def test_an_abstractive_record_names_its_policy(tmp_path: Path) -> None:
+    """A default-valued command omits the faithfulness policy and length, on which an abstractive
+    figure depends: the record and the card carry them."""
+    from opslens.eval.runner import record
+    from opslens.eval.suites import get
+
+    folder = tmp_path / "a"
+    shutil.copytree(SHIPPED_ARTIFACT, folder)
+    (folder / "evaluation.json").unlink()
+    figures = {"rouge1": 36.0, "rouge2": 14.0, "rougeLsum": 33.0, "summary_words_mean": 51.0}
+    results = {
+        "mode": "extractive",
+        "metrics": figures,
+        "modes": {"extractive": figures, "abstractive": figures},
+        "baselines": {"lead3": figures},
+        "provenance": {
+            "command": "opslens eval summarization --record",
+            "data": "eval/data/news_heldout.jsonl.gz",
+            "data_sha256": "0" * 64,
+            "examples": 300,
+            "config": {"max_sentences": 3, "max_words": 60, "policy": "replace_sentence"},
+        },
+    }
+    record(folder, get("summarization"), results, "torch")
+    records = json.loads((folder / "evaluation.json").read_text())
+    abstractive = records["summarization: news_heldout.jsonl.gz [abstractive]"]
+    assert (abstractive["policy"], abstractive["max_words"]) == ("replace_sentence", 60)
+    assert "policy" not in records["summarization: news_heldout.jsonl.gz"]  # extractive: no such choice
+    card = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert card.count("Faithfulness policy `replace_sentence`, `max_words` 60.") == 1
