@@ -30,6 +30,7 @@ from opslens.model.hf_engine import HFEngine
 from opslens.model.options import DEFAULT_ENGINE, DEFAULT_MAX_WORDS, ENGINES, Engine
 from opslens.model.prompt import Prompt, Source, build_prompt
 from opslens.model.recase import recase
+from opslens.model.text import split_sentences
 
 # Tokens per English word for this tokenizer is about 1.3; leave room to finish the sentence.
 TOKENS_PER_WORD = 1.6
@@ -45,15 +46,25 @@ class Generation:
     engine: str
 
 
-def trim_to_words(text: str, max_words: int) -> str:
-    """At most `max_words` words, cut at the last sentence end within them when there is one."""
+# A finished sentence ends in . ! or ?, maybe followed by a closing quote or bracket.
+FINISHED = re.compile(r"[.!?][\"”’')\]]?$")
+
+
+def trim_to_words(text: str, max_words: int, *, out_of_tokens: bool = False) -> str:
+    """At most `max_words` words, ending with the last finished sentence within them when there
+    is one: a sentence the word limit cuts short is left out, and so is a last sentence without
+    a sentence end when decoding ran `out_of_tokens` (a model that stops by itself may end a
+    sentence on a closing quote). Sentence ends are the splitter's on the whole text, so an
+    abbreviation that a sentence goes on after ("U.S. Secretary of State …") is not one."""
     text = " ".join(text.split())
-    tokens = text.split(" ")
-    if len(tokens) <= max_words:
-        return text
-    head = " ".join(tokens[:max_words])
-    ends = [m.end() for m in re.finditer(r"[.!?][\"”’')]?(?=\s|$)", head)]
-    return head[: ends[-1]] if ends else head
+    limit = len(" ".join(text.split(" ")[:max_words]))
+    sentences = split_sentences(text)
+    finished = [
+        s
+        for s in sentences
+        if s.end <= limit and (FINISHED.search(s.text.rstrip()) or (s is sentences[-1] and not out_of_tokens))
+    ]
+    return text[: finished[-1].end].rstrip() if finished else text[:limit]
 
 
 def converted(engine: Engine) -> ModuleType:
@@ -137,13 +148,13 @@ class Generator:
             version=self.config.prompt_version,
         )
 
-    def _finish(self, article: str | Source, ids: Sequence[int], max_words: int) -> str:
+    def _finish(self, article: str | Source, ids: Sequence[int], max_words: int, budget: int) -> str:
         text = self.tokenizer.decode(list(ids), skip_special_tokens=True)
         if self.config.lowercase:
             if isinstance(article, Source):
                 article = " ".join([article.title or "", article.text])
             text = recase(text, article)
-        return trim_to_words(text, max_words)
+        return trim_to_words(text, max_words, out_of_tokens=len(ids) >= budget)
 
     def generate(
         self, article: str | Source, *, max_words: int = DEFAULT_MAX_WORDS, max_new_tokens: int | None = None
@@ -167,7 +178,7 @@ class Generator:
         each = (time.perf_counter() - t0) / max(len(articles), 1)
         return [
             Generation(
-                text=self._finish(article, ids, max_words),
+                text=self._finish(article, ids, max_words, budget),
                 prompt_tokens=len(prompt.input_ids),
                 new_tokens=len(ids),
                 article_truncated=prompt.truncated,
@@ -198,7 +209,7 @@ class Generator:
                 yield text[len(sent) :]
                 sent = text
         yield Generation(
-            text=self._finish(article, ids, max_words),
+            text=self._finish(article, ids, max_words, budget),
             prompt_tokens=len(prompt.input_ids),
             new_tokens=len(ids),
             article_truncated=prompt.truncated,

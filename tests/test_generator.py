@@ -33,6 +33,21 @@ def test_trim_to_words_cuts_at_a_sentence_end() -> None:
     assert trim_to_words("a b c d e f", 3) == "a b c"
 
 
+def test_trim_to_words_leaves_out_a_sentence_cut_short() -> None:
+    # The example article's generation at max_words 60: the token budget ended a sentence that
+    # starts with an abbreviation, whose period the former trim took for a sentence end.
+    done = "Russia lost nearly 30 armored vehicles, including tanks."
+    cut = f"{done} U.S. Secretary of State Antony Blinken says Beijing supplies weapons to Russia for"
+    assert trim_to_words(cut, 60, out_of_tokens=True) == done  # within the word limit, but unfinished
+    assert trim_to_words(cut, 12) == done  # the word limit falls inside it
+    # A model that stopped by itself may end on a closing quote: that sentence stands.
+    quoted = f'{done} Fans sang "sweet home alabama"'
+    assert trim_to_words(quoted, 60) == quoted
+    assert trim_to_words(quoted, 60, out_of_tokens=True) == done
+    assert trim_to_words(f"{done} U.S. officials agreed.", 60) == f"{done} U.S. officials agreed."
+    assert trim_to_words(f'{done} "We will win," he said.', 60) == f'{done} "We will win," he said.'
+
+
 def test_banned_tokens_complete_an_ngram_of_the_output_only() -> None:
     assert banned_tokens([5, 6, 7, 5, 6], 3) == [7]  # 5 6 7 again would repeat a trigram
     assert banned_tokens([5, 6, 7, 5, 6, 9, 5, 6], 3) == [7, 9]
