@@ -31,10 +31,20 @@ def cell(figures: dict[str, Any], key: str) -> str:
     return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:.2f}"
 
 
+def per_mode(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """OpsLens's figures by mode: each mode when several ran, else the one ("" for a suite
+    without modes)."""
+    return results.get("modes") or {results.get("mode") or "": results["metrics"]}
+
+
+def system_name(mode: str) -> str:
+    """OpsLens's row name in the tables for `mode`."""
+    return f"**OpsLens {mode}**" if mode else "**OpsLens**"
+
+
 def systems(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Table rows: OpsLens (each mode when several ran), then the baselines."""
-    modes = results.get("modes") or {results.get("mode") or "": results["metrics"]}
-    rows = {(f"**OpsLens {m}**" if m else "**OpsLens**"): f for m, f in modes.items()}
+    rows = {system_name(m): f for m, f in per_mode(results).items()}
     return {**rows, **results["baselines"]}
 
 

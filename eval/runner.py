@@ -18,7 +18,7 @@ from typing import Any
 
 from opslens.corpus import load_table
 from opslens.eval.registry import RunConfig, Suite
-from opslens.eval.report import SCHEMA_VERSION
+from opslens.eval.report import SCHEMA_VERSION, per_mode
 from opslens.model.artifact import SHIPPED_ARTIFACT, read_manifest
 from opslens.model.cache import file_sha256
 from opslens.model.card import EVALUATION, write_card
@@ -173,8 +173,7 @@ def record(folder: Path, suite: Suite, results: dict[str, Any], backend: Backend
     # One record per suite, data file and mode, so held-out and full-test figures sit side by
     # side. The torch encoder is the reference; other backends' figures sit beside it.
     suffix = "" if backend == DEFAULT_BACKEND else f" ({backend} encoder)"
-    per_mode = results.get("modes") or {results["mode"]: results["metrics"]}
-    for mode, figures in per_mode.items():
+    for mode, figures in per_mode(results).items():
         label = f" [{mode}]" if mode == ABSTRACTIVE else ""
         # An abstractive figure depends on the policy and length, which a default-valued command omits.
         generation = (

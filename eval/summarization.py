@@ -24,7 +24,7 @@ from tqdm import tqdm
 from opslens.eval import plots
 from opslens.eval.faithfulness import figures
 from opslens.eval.registry import DATA, Outcome, RunConfig, Suite, register
-from opslens.eval.report import systems
+from opslens.eval.report import per_mode, system_name, systems
 from opslens.eval.rouge import ROUGE_TYPES, rouge_per_example, rouge_with_ci
 from opslens.model.faithfulness import check
 from opslens.model.options import DEFAULT_MAX_SENTENCES, DEFAULT_MAX_WORDS, DEFAULT_POLICY, Mode, Policy
@@ -293,11 +293,9 @@ def _verdict_table(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def section(results: dict[str, Any]) -> list[str]:
-    rows = systems(results)
     leads = {k: v for k, v in results["baselines"].items() if k.startswith("lead") and "rouge1" in v}
-    modes = list(results.get("modes") or [results.get("mode", "")])
     lines = [""]
-    for mode, (name, scored) in zip(modes, rows.items(), strict=False):
+    for mode, scored in per_mode(results).items():
         if "rouge1" not in scored:
             continue
         # Each mode against lead-k and against the lead cut to its own length, not another mode's.
@@ -305,11 +303,11 @@ def section(results: dict[str, Any]) -> list[str]:
             if "'s length" in lead_name and lead_name != matched_lead(mode):
                 continue
             ratio = scored["rouge1"] / max(lead["rouge1"], 1e-9)
-            lines.append(f"ROUGE-1 ratio {name} / {lead_name}: {ratio:.3f}")
+            lines.append(f"ROUGE-1 ratio {system_name(mode)} / {lead_name}: {ratio:.3f}")
     return [
         *lines,
         "ROUGE: F1 x 100, 95% bootstrap CI in brackets (rouge-score, stemming, Lsum on sentences).",
-        *_faithfulness_table(rows),
+        *_faithfulness_table(systems(results)),
     ]
 
 

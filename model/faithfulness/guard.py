@@ -5,6 +5,7 @@ The result (`opslens.model.results.Faithfulness`) always says what was done.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -218,16 +219,15 @@ def _fill(
     """The quotes that fit the room the kept sentences leave, in order, minus those a kept
     sentence already paraphrases (its best evidence)."""
     used = {ev[0].index for ev in kept_evidence if ev}
-    room = None if max_words is None else max_words - sum(len(t.split()) for t in kept)
+    room = math.inf if max_words is None else max_words - sum(len(t.split()) for t in kept)
     out = []
     for q in quotes:
         words = len(q.text.split())
-        if q.index in used or (room is not None and words > room):
+        if q.index in used or words > room:
             continue
         out.append(q)
         used.add(q.index)
-        if room is not None:
-            room -= words
+        room -= words
     return out
 
 
