@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from opslens.model.cache import default_cache_dir, file_sha256
 from opslens.model.onnx_encoder import RECIPE as ENCODER_RECIPE
-from opslens.model.onnx_encoder import EncoderCacheError, build_inputs, cpu_session, quantize
+from opslens.model.onnx_encoder import EncoderCacheError, build_inputs, cpu_session, quantize, run_rows
 
 MODEL_FILE = "model.int8.onnx"
 RECORD_FILE = "model.int8.json"
@@ -32,6 +33,16 @@ RECIPE: dict[str, Any] = {
     "output": "last hidden state",
     "inputs": ["input_ids", "attention_mask", "token_type_ids"],
 }
+# Transformer layers kept in float32, per component. The claim verifier's verdicts turn on small
+# margins (the name contrast reads a claim against its variants), and int8 rounding in the first
+# layers blurs which name is which: on 160 FNC-1 validation claims its verdicts matched float32's
+# 89.4% of the time all-int8 and 97.5% with layers 0-2 in float32 (|dP(supported)| mean 0.038 ->
+# 0.013; 0-1: 93.1%, 0-3: 98.1%), at about a third more time than all-int8 and still less than torch.
+FLOAT_LAYERS: dict[str, tuple[int, ...]] = {"verifier": (0, 1, 2)}
+
+
+def recipe(component: str) -> dict[str, Any]:
+    return {**RECIPE, "float_layers": list(FLOAT_LAYERS.get(component, ()))}
 
 
 @dataclass
@@ -50,11 +61,11 @@ class _LastHidden(nn.Module):
         ).last_hidden_state
 
 
-def _inputs(weights_sha256: str) -> dict[str, Any]:
-    return {**build_inputs(), "recipe": RECIPE, "weights_sha256": weights_sha256}
+def _inputs(component: str, weights_sha256: str) -> dict[str, Any]:
+    return {**build_inputs(), "recipe": recipe(component), "weights_sha256": weights_sha256}
 
 
-def _build(folder: Path, merged: nn.Module, weights_sha256: str) -> None:
+def _build(folder: Path, component: str, merged: nn.Module, weights_sha256: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     ids = torch.tensor([[101, 2023, 2003, 1037, 6251, 102], [101, 2460, 102, 0, 0, 0]])
     axes = {0: "batch", 1: "tokens"}
@@ -72,8 +83,8 @@ def _build(folder: Path, merged: nn.Module, weights_sha256: str) -> None:
                 opset_version=RECIPE["opset"],
                 dynamo=False,
             )
-        quantize(fp32, int8)
-        record = {"file": MODEL_FILE, "sha256": file_sha256(int8), **_inputs(weights_sha256)}
+        quantize(fp32, int8, float_layers=FLOAT_LAYERS.get(component, ()))
+        record = {"file": MODEL_FILE, "sha256": file_sha256(int8), **_inputs(component, weights_sha256)}
         (Path(tmp) / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         os.replace(int8, folder / MODEL_FILE)
         os.replace(Path(tmp) / RECORD_FILE, folder / RECORD_FILE)
@@ -87,9 +98,9 @@ def prepare_adapted(
     folder = (cache_dir or default_cache_dir()) / f"{component}-{weights_sha256[:16]}"
     path, record_path = folder / MODEL_FILE, folder / RECORD_FILE
     record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else None
-    current = _inputs(weights_sha256)
+    current = _inputs(component, weights_sha256)
     if record is None or not path.is_file() or {k: record.get(k) for k in current} != current:
-        _build(folder, merged(), weights_sha256)
+        _build(folder, component, merged(), weights_sha256)
         record = json.loads(record_path.read_text(encoding="utf-8"))
     if file_sha256(path) != record.get("sha256"):
         raise EncoderCacheError(
@@ -113,5 +124,9 @@ class OnnxHidden:
             "attention_mask": attention_mask.numpy(),
             "token_type_ids": token_type_ids.numpy(),
         }
-        (hidden,) = self.session.run(["hidden"], feed)
+        rows = run_rows(self.session, "hidden", feed)
+        # Padding positions stay zero: every reader masks them (pooling) or never reads them.
+        hidden = np.zeros((*input_ids.shape, rows[0].shape[-1]), dtype=np.float32)
+        for i, row in enumerate(rows):
+            hidden[i, : row.shape[1]] = row[0]
         return Hidden(torch.from_numpy(hidden))
