@@ -23,7 +23,7 @@ COPY eval ./eval
 COPY batch ./batch
 RUN pip install --no-deps . && rm -rf /src
 # Build the abstractive generator's onnxruntime-genai model into the image (hash-checked at start).
-RUN opslens prepare abstractive
+RUN opslens prepare models && opslens prepare abstractive
 
 RUN useradd --create-home --uid 10001 opslens && chown -R opslens /opt/opslens-cache
 USER opslens

@@ -22,7 +22,7 @@ from opslens.eval.report import SCHEMA_VERSION, per_mode
 from opslens.model.artifact import SHIPPED_ARTIFACT, read_manifest
 from opslens.model.cache import file_sha256
 from opslens.model.card import EVALUATION, write_card
-from opslens.model.options import DEFAULT_BACKEND, MODES, Backend, Engine, Mode
+from opslens.model.options import DEFAULT_BACKEND, MODES, REFERENCE_BACKEND, Backend, Engine, Mode
 from opslens.model.pipeline import OpsLens
 
 ABSTRACTIVE: Mode = "abstractive"
@@ -172,7 +172,9 @@ def record(folder: Path, suite: Suite, results: dict[str, Any], backend: Backend
     data_name = Path(prov["data"]).name
     # One record per suite, data file and mode, so held-out and full-test figures sit side by
     # side. The torch encoder is the reference; other backends' figures sit beside it.
-    suffix = "" if backend == DEFAULT_BACKEND else f" ({backend} encoder)"
+    suffix = "" if backend == REFERENCE_BACKEND else f" ({backend} encoder)"
+    # The command names its backend, so that it reproduces the figure whatever the default is.
+    command = prov["command"] if "--backend" in prov["command"] else f"{prov['command']} --backend {backend}"
     for mode, figures in per_mode(results).items():
         label = f" [{mode}]" if mode == ABSTRACTIVE else ""
         # An abstractive figure depends on the policy and length, which a default-valued command omits.
@@ -182,7 +184,7 @@ def record(folder: Path, suite: Suite, results: dict[str, Any], backend: Backend
             else {}
         )
         recorded[f"{suite.name}: {data_name}{label}{suffix}"] = {
-            "command": prov["command"],
+            "command": command,
             **generation,
             "data": prov["data"],
             "data_sha256": prov["data_sha256"],

@@ -38,6 +38,10 @@ def render_card(folder: Path) -> str:
         f"{enc.get('package_version')}`, frozen, window {enc.get('window_tokens')} tokens.",
         f"- Components: {', '.join(manifest.components) or 'none yet'}.",
         "- Weights: safetensors, fp16.",
+        "- Served by default as int8 ONNX Runtime graphs built locally from these weights and the base "
+        "(`opslens prepare models`; the claim verifier keeps its first layers in float32, "
+        "model/onnx_adapted.py); `--backend torch` runs them in float32. Figures below are torch's "
+        "unless their title names another backend.",
         "",
     ]
     if "abstractive" in manifest.components:

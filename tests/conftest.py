@@ -67,6 +67,14 @@ def model():
     return OpsLens.load()
 
 
+@pytest.fixture(scope="session")
+def torch_model():
+    """The float32 reference the other backends are compared with."""
+    from opslens.model.pipeline import OpsLens
+
+    return OpsLens.load(backend="torch")
+
+
 @contextmanager
 def _serve(**env: str) -> Iterator[Server]:
     # One model thread per server: tests run beside other work on small CI machines.

@@ -29,12 +29,12 @@ def test_bf16_sentence_vectors_stay_close_to_float32(example_text: str) -> None:
 
 
 @pytest.mark.slow
-def test_bf16_verifier_reads_the_example_summary_as_float32_does(model, example_text: str) -> None:
+def test_bf16_verifier_reads_the_example_summary_as_float32_does(torch_model, example_text: str) -> None:
     from opslens.model.pipeline import OpsLens
 
     fast = OpsLens.load(backend="bf16")
     assert isinstance(fast._loaded_verifier().model, Bf16Autocast)
-    want = model.verify(example_text, summary=EXAMPLE_SUMMARY).summary
+    want = torch_model.verify(example_text, summary=EXAMPLE_SUMMARY).summary
     got = fast.verify(example_text, summary=EXAMPLE_SUMMARY).summary
     assert [s.verdict for s in got] == [s.verdict for s in want]
     for g, w in zip(got, want, strict=True):

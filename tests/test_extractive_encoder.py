@@ -93,21 +93,21 @@ def _peft_net(state: dict[str, torch.Tensor], config: ExtractiveEncoderConfig) -
 
 
 @pytest.mark.slow
-def test_shipped_model_serves_the_finetuned_encoder_on_whole_articles(model, example_text: str) -> None:
-    assert model.extractor is not None and model.info.extractive.startswith("fine-tuned")
+def test_shipped_model_serves_the_finetuned_encoder_on_whole_articles(torch_model, example_text: str) -> None:
+    assert torch_model.extractor is not None and torch_model.info.extractive.startswith("fine-tuned")
     sentences = [s.normalized for s in parse_document(example_text).sentences]
     long_article = sentences * 4  # several windows
-    windows = model.extractor.windows([long_article])
+    windows = torch_model.extractor.windows([long_article])
     assert windows.input_ids.shape[0] > 2
-    scores = model.extractor.scores([long_article, [], sentences])
+    scores = torch_model.extractor.scores([long_article, [], sentences])
     assert [len(s) for s in scores] == [len(long_article), 0, len(sentences)]
     # Served with its adapters merged by hand: the same scores as peft's adapted network.
     state, config = load_component_state(SHIPPED_ARTIFACT, COMPONENT, ExtractiveEncoderConfig)
     with torch.no_grad():
-        reference = torch.sigmoid(_peft_net(state, config)(model.extractor.windows([sentences])))[0]
+        reference = torch.sigmoid(_peft_net(state, config)(torch_model.extractor.windows([sentences])))[0]
     assert torch.allclose(torch.tensor(scores[2]), reference, atol=1e-4)
     # The tokenizer is uncased: a lower-cased copy of the article reads the same.
-    lowered = model.extractor.scores([[s.lower() for s in sentences]])[0]
+    lowered = torch_model.extractor.scores([[s.lower() for s in sentences]])[0]
     assert torch.allclose(torch.tensor(lowered), torch.tensor(scores[2]), atol=1e-6)
 
 

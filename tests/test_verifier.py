@@ -302,7 +302,7 @@ def test_merged_without_peft_equals_peft_merge() -> None:
 
     peft_net = load_verifier_net(SHIPPED_ARTIFACT)
     by_peft = peft_net.encoder.merge_and_unload()
-    served = load_merged_verifier(SHIPPED_ARTIFACT)
+    served = load_merged_verifier(SHIPPED_ARTIFACT, backend="torch")
     tok = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
     claims = ["Russian forces suffered heavy losses.", "Ukraine has retaken Bakhmut."]
     evidence = ["Moscow's troops have suffered significant losses around Bakhmut.", "Kyiv says."]
