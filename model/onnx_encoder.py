@@ -133,8 +133,10 @@ def quantize(fp32: Path, int8: Path, *, float_layers: tuple[int, ...] = ()) -> N
     except ImportError as exc:
         raise RuntimeError(f"building an onnx model needs onnx and onnxruntime ({exc})") from exc
     q = RECIPE["quantization"]
-    nodes = onnx.load(str(fp32), load_external_data=False).graph.node
-    keep = [n.name for n in nodes if any(f"/layer.{i}/" in n.name for i in float_layers)]
+    keep = []
+    if float_layers:  # reading the graph's node names costs a second load of the fp32 file
+        nodes = onnx.load(str(fp32), load_external_data=False).graph.node
+        keep = [n.name for n in nodes if any(f"/layer.{i}/" in n.name for i in float_layers)]
     quantize_dynamic(
         fp32,
         int8,
