@@ -132,7 +132,7 @@ def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
         choices=["encoder", "models", "abstractive"],
         default="encoder",
         help="encoder: the int8 ONNX sentence encoder (default); models: every int8 graph the onnx "
-        "backend serves the artifact with (~15 s, once); abstractive: SmolLM2's float copy and its "
+        "backend serves the artifact with (~13 s, once); abstractive: SmolLM2's float copy and its "
         "conversion for --generator-engine with the artifact's adapter",
     )
     p.add_argument("--generator-engine", choices=ENGINES, default=DEFAULT_ENGINE, help="abstractive: which")
