@@ -178,7 +178,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     model_path: Path | None = Field(None, description="Artifact folder; default: the shipped model.")
-    threads: int | None = Field(None, ge=1, description="Intra-op threads of torch and onnxruntime.")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="Model threads: torch's intra-op threads; the onnx backend runs this many rows at once.",
+    )
     encoder_backend: Backend = Field(
         DEFAULT_BACKEND,
         description="MiniLM encoders: torch (reference), bf16 (torch under bfloat16 autocast; faster on "

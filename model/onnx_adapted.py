@@ -24,7 +24,7 @@ from torch import nn
 
 from opslens.model.cache import default_cache_dir, file_sha256
 from opslens.model.onnx_encoder import RECIPE as ENCODER_RECIPE
-from opslens.model.onnx_encoder import EncoderCacheError, build_inputs, cpu_session, quantize, run_rows
+from opslens.model.onnx_encoder import EncoderCacheError, RowRunner, build_inputs, quantize
 
 MODEL_FILE = "model.int8.onnx"
 RECORD_FILE = "model.int8.json"
@@ -115,7 +115,7 @@ class OnnxHidden:
     """Runs the graph where the pipeline would call a transformers BertModel."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
-        self.session = cpu_session(path, threads)
+        self.rows = RowRunner(path, threads)
 
     def __call__(
         self, *, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
@@ -125,7 +125,7 @@ class OnnxHidden:
             "attention_mask": attention_mask.numpy(),
             "token_type_ids": token_type_ids.numpy(),
         }
-        rows = run_rows(self.session, "hidden", feed)
+        rows = self.rows.run("hidden", feed)
         # Padding positions stay zero: every reader masks them (pooling) or never reads them.
         hidden = np.zeros((*input_ids.shape, rows[0].shape[-1]), dtype=np.float32)
         for i, row in enumerate(rows):

@@ -9,6 +9,7 @@ Mean pooling is part of the graph, so only [batch, 384] floats leave ONNX Runtim
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -70,35 +72,63 @@ class _Pooled(torch.nn.Module):
         return mean_pool(hidden, attention_mask)
 
 
-def cpu_session(path: Path, threads: int | None) -> ort.InferenceSession:
-    """An ONNX Runtime CPU session for one of the encoders' int8 graphs."""
+def cpu_session(path: Path) -> ort.InferenceSession:
+    """An ONNX Runtime CPU session for one of the encoders' int8 graphs, one thread per run
+    (`RowRunner` runs rows side by side instead)."""
     options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    # One graph runs at a time; extra inter-op threads would only compete for the cores.
+    options.intra_op_num_threads = 1
+    # One graph runs at a time per caller; extra inter-op threads would only compete for the cores.
     options.inter_op_num_threads = 1
-    # Idle pool threads sleep instead of spinning: between runs the request's Python, tokenizer and
-    # torch work needs those cores (served /verify of the example, 2 cores: p50 326-346 -> 300-306 ms).
+    # No idle pool thread may spin between runs: the request's own Python, tokenizer and torch work
+    # needs those cores (served /verify of the example, 2 cores: p50 326-346 -> 300-306 ms).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def run_rows(session: ort.InferenceSession, output: str, feed: dict[str, Any]) -> list[Any]:
-    """`output` for each row of a right-padded batch, run alone on its own tokens.
+@functools.cache
+def _workers(n: int) -> ThreadPoolExecutor:
+    # Shared by every graph with the same budget, so concurrent calls never run more rows at once
+    # than there are threads to run them.
+    return ThreadPoolExecutor(n, thread_name_prefix="opslens-onnx")
 
-    Dynamic int8 quantization scales a matrix product's activations by the largest value in the
-    whole input tensor, so in a batch one text's vectors would depend on the others beside it:
+
+class RowRunner:
+    """An int8 graph that runs every row of a right-padded batch alone, on its own tokens, up to
+    `threads` rows at a time (each on one thread; default: torch's thread count).
+
+    Alone: dynamic int8 quantization scales a matrix product's activations by the largest value in
+    the whole input tensor, so in a batch one text's vectors would depend on the others beside it:
     on the example article a swapped-name sentence read contradicted alone and supported beside a
     true sentence, and requests micro-batched together would change each other's verdicts. One row
-    per run makes every output a function of its own text; without padding it costs no more (the
-    verifier's ONNX time on the example's /verify: 167-173 ms against 164-165 batched)."""
-    lengths = feed["attention_mask"].sum(axis=1)
-    outs = []
-    for i, n in enumerate(lengths.tolist()):
-        row = {name: np.ascontiguousarray(value[i : i + 1, :n]) for name, value in feed.items()}
-        (out,) = session.run([output], row)
-        outs.append(out)
-    return outs
+    per run makes every output a function of its own text; without padding it costs no more.
+
+    Side by side: a row of a few dozen tokens gains little from splitting each matrix product over
+    two cores (the example's 28 sentences: 97 ms on a 2-thread session, 108 on one thread), while
+    two rows at once on one thread each take both cores (57-66 ms); the verifier's 23 rows of the
+    example /verify: 375-384 ms -> 306-322. Every row is computed on one thread whatever runs beside
+    it, so the outputs do not depend on the scheduling. Longest rows go first, so that the workers
+    finish together."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        self.session = cpu_session(path)
+        self.threads = threads or torch.get_num_threads()
+
+    def run(self, output: str, feed: dict[str, Any]) -> list[Any]:
+        """`output` of each row, in the batch's order."""
+        lengths = feed["attention_mask"].sum(axis=1).tolist()
+        rows = [
+            {name: np.ascontiguousarray(value[i : i + 1, :n]) for name, value in feed.items()}
+            for i, n in enumerate(lengths)
+        ]
+
+        def one(i: int) -> Any:
+            return self.session.run([output], rows[i])[0]
+
+        if self.threads == 1 or len(rows) == 1:
+            return [one(i) for i in range(len(rows))]
+        order = sorted(range(len(rows)), key=lambda i: -lengths[i])
+        outs = dict(zip(order, _workers(self.threads).map(one, order), strict=True))
+        return [outs[i] for i in range(len(rows))]
 
 
 def _export_fp32(dest: Path) -> None:
@@ -232,8 +262,8 @@ class OnnxSentenceEncoder(Encoder):
     ) -> None:
         super().__init__(None, window_tokens=window_tokens, batch_size=batch_size)
         self.model_path = prepare(cache_dir, in_child=True)
-        self.session = cpu_session(self.model_path, threads)
+        self.rows = RowRunner(self.model_path, threads)
 
     def _pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         feed = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
-        return torch.from_numpy(np.concatenate(run_rows(self.session, "pooled", feed)))
+        return torch.from_numpy(np.concatenate(self.rows.run("pooled", feed)))

@@ -135,8 +135,9 @@ def test_onnx_backend_never_loads_torch_weights(onnx_cache: Path, monkeypatch: p
     monkeypatch.setattr("opslens.model.encoder.AutoModel.from_pretrained", refuse)
     encoder = load_encoder("onnx", threads=1, cache_dir=onnx_cache)
     assert isinstance(encoder, OnnxSentenceEncoder)
-    options = encoder.session.get_session_options()
-    assert options.intra_op_num_threads == 1
+    assert encoder.rows.threads == 1
+    options = encoder.rows.session.get_session_options()
+    assert options.intra_op_num_threads == 1  # always: rows run side by side, one thread each
     # Idle pool threads sleep rather than spin: the request's own Python work needs the cores.
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
@@ -210,6 +211,17 @@ def test_int8_outputs_do_not_depend_on_what_runs_beside_them(onnx_model: OpsLens
     beside = onnx_model.verify(example_text, claims=[sentences[3], SWAPPED, "Kyiv denied it."]).claims
     assert beside[1].probabilities == solo.probabilities and beside[1].verdict == solo.verdict
     assert solo.verdict != "supported"
+
+
+@pytest.mark.slow
+def test_rows_run_side_by_side_come_back_in_order_and_unchanged(onnx_cache: Path, example_text: str) -> None:
+    # Two threads run the rows longest first, two at a time; each output must still be its own
+    # row's, bit for bit what one thread computes.
+    sentences = [s.normalized for s in parse_document(example_text).sentences]
+    one = load_encoder("onnx", threads=1, cache_dir=onnx_cache).encode(sentences)
+    two = load_encoder("onnx", threads=2, cache_dir=onnx_cache).encode(sentences)
+    assert len({len(s) for s in sentences}) > 1  # rows of different lengths, so the order changes
+    assert torch.equal(one, two)
 
 
 @pytest.mark.slow
