@@ -5,6 +5,8 @@
         --endpoints summarize,verify --duration 0        # today's model beside the claim verifier
     python -m opslens.eval.bench --backends torch --extractor both --claims 0 --duration 0
                                         # the frozen-vector extractive scorer beside the fine-tuned one
+    python -m opslens.eval.bench --backends onnx --endpoints stream --duration 0 --requests 12
+                                        # /summarize/stream: time to the first token and to the result
 
 A configuration is an encoder backend, the claim verifier on or off (OPSLENS_VERIFIER; off
 serves the artifact as it was before the verifier) and the extractive model (OPSLENS_EXTRACTOR).
@@ -15,9 +17,10 @@ a lone user sees, with the median of the server's own `timings_ms` parts, so the
 share shows), and (2) unless --duration is 0, a closed loop of concurrent clients per server in
 turn (throughput under load, where micro-batching groups requests). /summarize sends the example
 article with a title and --claims example claims; /verify a three-sentence summary of it (not
-sent with the verifier off, which refuses it). It prints a markdown table a user can paste into
-an issue, each figure's ratio to the first configuration's, and writes the rows as JSON with
---out."""
+sent with the verifier off, which refuses it); /summarize/stream the /summarize body in abstractive
+mode, timed to its first `token` event (first_token_*) and to its `result` event. It prints a
+markdown table a user can paste into an issue, each figure's ratio to the first configuration's,
+and writes the rows as JSON with --out."""
 
 from __future__ import annotations
 
@@ -41,8 +44,10 @@ from opslens.eval.loadgen import (
     drive,
     markdown_table,
     payload_from_args,
+    read_stream,
     require_loopback,
     start_server,
+    stream_payload_from_args,
     verify_payload_from_args,
 )
 from opslens.model.options import BACKENDS
@@ -61,6 +66,8 @@ COLUMNS = [
     "p50_ms",
     "p95_ms",
     "p99_ms",
+    "first_token_p50_ms",
+    "first_token_p95_ms",
     "articles_per_s",
     "server_summarize_ms",
     "server_verify_ms",
@@ -102,6 +109,9 @@ async def single_requests(
             for cfg, client in clients.items():
                 start = time.perf_counter()
                 try:
+                    if path == ENDPOINTS["stream"]:
+                        await _one_stream(client, path, payload, start, results[cfg])
+                        continue
                     r = await client.post(path, json=payload)
                 except httpx.HTTPError as exc:
                     results[cfg].statuses[type(exc).__name__] += 1
@@ -116,6 +126,30 @@ async def single_requests(
         for client in clients.values():
             await client.aclose()
     return results
+
+
+async def _one_stream(
+    client: httpx.AsyncClient, path: str, payload: dict[str, Any], start: float, result: LoadResult
+) -> None:
+    """One /summarize/stream request: its latency is to the `result` event, and the time to the
+    first `token` event is kept beside it. An `error` event counts as an error."""
+    async with client.stream("POST", path, json=payload) as r:
+        if not r.is_success:
+            await r.aread()
+            result.statuses[r.status_code] += 1
+            result.elapsed_s += time.perf_counter() - start
+            return
+        reading = await read_stream(r.aiter_lines(), start)
+    elapsed = time.perf_counter() - start
+    result.elapsed_s += elapsed
+    if reading.result is None:
+        result.statuses["stream_error"] += 1
+        return
+    result.statuses[r.status_code] += 1
+    result.latencies_ms.append(elapsed * 1000)
+    result.timings_ms.append(reading.result.get("timings_ms", {}))
+    if reading.first_token_s is not None:
+        result.first_token_ms.append(reading.first_token_s * 1000)
 
 
 async def measure(
@@ -164,6 +198,19 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             row["x_articles_per_s"] = round(row["articles_per_s"] / ref["articles_per_s"], 2)
 
 
+def _describe(endpoint: str, payloads: dict[str, dict[str, Any]]) -> str:
+    body = payloads[endpoint]
+    if endpoint == "verify":
+        return f"POST /verify of a {len(split_sentences(body['summary']))}-sentence summary"
+    asked = f"with title and {len(body.get('claims', []))} claims"
+    if endpoint == "stream":
+        return (
+            f"POST /summarize/stream (abstractive, max_words {body['max_words']}) {asked}: p50 to the "
+            "result event, first_token to the first token event"
+        )
+    return f"POST /summarize ({body['mode']}) {asked}"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m opslens.eval.bench", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -194,7 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     if not endpoints or set(endpoints) - set(ENDPOINTS):
         p.error(f"--endpoints: choose from {', '.join(ENDPOINTS)}")
 
-    payloads = {"summarize": payload_from_args(args), "verify": verify_payload_from_args(args)}
+    payloads = {
+        "summarize": payload_from_args(args),
+        "verify": verify_payload_from_args(args),
+        "stream": stream_payload_from_args(args),
+    }
     configs = [
         (b.strip(), v, x)
         for b in args.backends.split(",")
@@ -239,12 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     summarize = payloads["summarize"]
     print(
         f"\nOpsLens serving benchmark: {len(words(summarize['text']))}-word article; "
-        + ", ".join(
-            f"POST /summarize ({summarize['mode']}) with title and {len(summarize.get('claims', []))} claims"
-            if e == "summarize"
-            else f"POST /verify of a {len(split_sentences(payloads['verify']['summary']))}-sentence summary"
-            for e in endpoints
-        )
+        + ", ".join(_describe(e, payloads) for e in endpoints)
         + f"; {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
         f"threads {args.threads or 'all'}, {args.requests} single requests"
         + (f", {args.clients} clients for {args.duration:g} s" if args.duration > 0 else "")

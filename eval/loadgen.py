@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -42,7 +43,7 @@ EXAMPLE_SUMMARY = (
     "Bakhmut and Vuhledar. Drone footage appeared to show Russia lost nearly 30 armored vehicles near "
     "Vuhledar. Blinken warned China of serious consequences if Beijing supplies weapons to Russia."
 )
-ENDPOINTS = {"summarize": "/summarize", "verify": "/verify"}
+ENDPOINTS = {"summarize": "/summarize", "verify": "/verify", "stream": "/summarize/stream"}
 
 
 def require_loopback(url: str) -> None:
@@ -135,6 +136,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)  # successful requests only
     articles_per_request: int = 1
     timings_ms: list[dict[str, float]] = field(default_factory=list)  # the server's, when collected
+    first_token_ms: list[float] = field(default_factory=list)  # streams: to the first token event
 
     @property
     def requests(self) -> int:
@@ -168,6 +170,14 @@ class LoadResult:
             "articles_per_s": round(self.ok * self.articles_per_request / self.elapsed_s, 2),
             "elapsed_s": round(self.elapsed_s, 2),
             **({"server_timings_p50_ms": self.timings_p50()} if self.timings_ms else {}),
+            **(
+                {
+                    "first_token_p50_ms": round(percentile(self.first_token_ms, 50), 1),
+                    "first_token_p95_ms": round(percentile(self.first_token_ms, 95), 1),
+                }
+                if self.first_token_ms
+                else {}
+            ),
         }
 
     def timings_p50(self) -> dict[str, float]:
@@ -258,6 +268,36 @@ def payload_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "claims", 0):
         payload["claims"] = list(EXAMPLE_CLAIMS[: args.claims])
     return payload
+
+
+def stream_payload_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The /summarize/stream body: the /summarize one in abstractive mode (the only one that streams)."""
+    return payload_from_args(argparse.Namespace(**{**vars(args), "mode": "abstractive"}))
+
+
+@dataclass(frozen=True)
+class StreamReading:
+    first_token_s: float | None  # since the request was sent; None: no token came
+    result: dict[str, Any] | None  # the `result` event's JSON
+    error: dict[str, Any] | None  # the `error` event's JSON
+
+
+async def read_stream(lines: AsyncIterator[str], start: float) -> StreamReading:
+    """Read /summarize/stream's server-sent events: when the first `token` event arrived (seconds
+    since `start`, a perf_counter reading) and the `result` or `error` event's data."""
+    first: float | None = None
+    event = None
+    async for line in lines:
+        if line.startswith("event:"):
+            event = line.removeprefix("event:").strip()
+            if event == "token" and first is None:
+                first = time.perf_counter() - start
+        elif line.startswith("data:") and event in ("result", "error"):
+            data = json.loads(line.removeprefix("data:"))
+            if event == "result":
+                return StreamReading(first, data, None)
+            return StreamReading(first, None, data)
+    return StreamReading(first, None, {"detail": "the stream ended without a result"})
 
 
 def verify_payload_from_args(args: argparse.Namespace) -> dict[str, Any]:

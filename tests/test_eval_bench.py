@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 
 import pytest
@@ -76,3 +78,58 @@ def test_unknown_endpoint_is_refused(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["--endpoints", "summarize,nope"])
     assert "--endpoints" in capsys.readouterr().err
+
+
+def test_stream_payload_asks_for_an_abstractive_summary() -> None:
+    from opslens.eval.loadgen import payload_from_args, stream_payload_from_args
+
+    body = stream_payload_from_args(_args("--max-words", "45", "--claims", "1"))
+    assert body["mode"] == "abstractive" and body["max_words"] == 45
+    assert body["text"] == payload_from_args(_args())["text"] and len(body["claims"]) == 1
+
+
+def _lines(*events: tuple[str, str]):
+    async def lines():
+        for event, data in events:
+            for line in (f"event: {event}", f"data: {data}", ""):
+                await asyncio.sleep(0.01 if event == "token" else 0)
+                yield line
+
+    return lines()
+
+
+def test_stream_reading_times_the_first_token_and_keeps_the_result() -> None:
+    from opslens.eval.loadgen import read_stream
+
+    start = time.perf_counter()
+    reading = asyncio.run(
+        read_stream(
+            _lines(
+                ("token", '{"text": "russia"}'),
+                ("token", '{"text": " lost"}'),
+                ("result", '{"summary": "Russia lost.", "timings_ms": {"total_ms": 900.0}}'),
+            ),
+            start,
+        )
+    )
+    # The first token event came after the first line's pause, well before the end of the stream.
+    assert reading.first_token_s is not None and 0.005 < reading.first_token_s < time.perf_counter() - start
+    assert reading.result == {"summary": "Russia lost.", "timings_ms": {"total_ms": 900.0}}
+    assert reading.error is None
+
+
+def test_stream_reading_reports_an_error_event_or_a_missing_result() -> None:
+    from opslens.eval.loadgen import read_stream
+
+    failed = asyncio.run(read_stream(_lines(("error", '{"detail": "timeout"}')), time.perf_counter()))
+    assert failed.first_token_s is None and failed.result is None and failed.error == {"detail": "timeout"}
+    cut = asyncio.run(read_stream(_lines(("token", '{"text": "a"}')), time.perf_counter()))
+    assert cut.result is None and cut.first_token_s is not None and "without a result" in cut.error["detail"]
+
+
+def test_first_token_figures_appear_only_for_streams() -> None:
+    result = LoadResult(1, 1.0, Counter({200: 2}), [900.0, 1000.0])
+    assert "first_token_p50_ms" not in result.summary()
+    result.first_token_ms = [300.0, 500.0]
+    assert result.summary()["first_token_p50_ms"] == 300.0
+    assert result.summary()["first_token_p95_ms"] == 500.0
