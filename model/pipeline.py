@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,8 +21,8 @@ from opslens.model.errors import AbstractiveUnavailableError, NoSentencesError, 
 from opslens.model.extractive import ExtractiveScorer, frozen_scores, summarize
 from opslens.model.extractive_encoder import ExtractiveEncoder
 from opslens.model.guarded import Context, generator_input, guarded
-from opslens.model.html import as_text, read_pages
-from opslens.model.language import screen
+from opslens.model.html import Page, as_text, read_pages
+from opslens.model.language import Identified, screen
 from opslens.model.loading import ABSTRACTIVE, load_parts
 from opslens.model.on_demand import OnDemand
 from opslens.model.options import (
@@ -40,10 +40,11 @@ from opslens.model.options import (
     Mode,
     Policy,
 )
+from opslens.model.prompt import Source
 from opslens.model.requests import AnalysisRequest
 from opslens.model.results import Analysis, ModelInfo, Timings, Truncation, Verification
 from opslens.model.stance import StanceClassifier, claim_stances, verified_stances
-from opslens.model.text import parse_document
+from opslens.model.text import Document, Sentence, parse_document
 from opslens.model.verification import VerifyRequest, elapsed_ms, verify_requests
 from opslens.model.verifier import COMPONENT as VERIFIER
 from opslens.model.verifier import ClaimVerifier
@@ -52,6 +53,28 @@ if TYPE_CHECKING:
     from opslens.model.generator import Generation, Generator
 
 DEFAULT_MAX_ARTICLE_SENTENCES = 1000
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A batch's articles after the first part of the extractive pass (`OpsLens._read`)."""
+
+    requests: list[AnalysisRequest]  # html requests as their extracted text
+    docs: list[Document]
+    used: list[list[Sentence]]  # each article's sentences within the limit
+    pages: list[Page | None]
+    languages: list[Identified]
+    scores: list[list[float]] | None  # the fine-tuned extractor's; None: the frozen scorer's come later
+    parse_ms: float
+    extract_ms: float  # per request
+    elapsed_ms: float
+
+    def source(self, k: int) -> Source | None:
+        """The generator's input for article `k`, when the extractor has scored it."""
+        if self.scores is None:
+            return None
+        doc = replace(self.docs[k], sentences=tuple(self.used[k]))
+        return generator_input(doc, self.scores[k], self.requests[k].title)
 
 
 class OpsLens:
@@ -233,6 +256,11 @@ class OpsLens:
     def _extract(self, requests: Sequence[AnalysisRequest]) -> tuple[list[Analysis], list[Context]]:
         """Extractive summaries and stances, plus each article as used (sentences within the
         limit) with its sentence vectors, for the faithfulness guard."""
+        return self._finish(self._read(requests))
+
+    def _read(self, requests: Sequence[AnalysisRequest]) -> _Read:
+        """The first part of `_extract`: the articles parsed and screened, and the fine-tuned
+        extractor's sentence scores — all a prompt needs, so a stream starts decoding after it."""
         t0 = time.perf_counter()
         pages = read_pages(requests, self.max_text_chars)
         requests = [as_text(r, page) for r, page in zip(requests, pages, strict=True)]
@@ -243,26 +271,30 @@ class OpsLens:
         used = [doc.sentences[: self.max_article_sentences] for doc in docs]
         languages = screen([[s.normalized for s in u] for u in used], [r.language_policy for r in requests])
         parse_ms = elapsed_ms(t0)
+        t_ext = time.perf_counter()
+        scores = self.extractor.scores([[s.normalized for s in u] for u in used]) if self.extractor else None
+        extract_ms = elapsed_ms(t_ext) / len(requests)
+        return _Read(requests, docs, used, pages, languages, scores, parse_ms, extract_ms, elapsed_ms(t0))
 
+    def _finish(self, read: _Read) -> tuple[list[Analysis], list[Context]]:
+        """The rest of `_extract`: sentence vectors, stances and the extractive answers."""
+        requests = read.requests
         t1 = time.perf_counter()
         # Sentence vectors serve the stances, the frozen scorer and the guard: an extractive request
         # without title or claims needs none of them when the fine-tuned extractor serves.
         vectorized = [bool(r.claim_texts) or r.mode == "abstractive" or not self.extractor for r in requests]
         texts: list[str] = []
-        for req, sents, wanted in zip(requests, used, vectorized, strict=True):
+        for req, sents, wanted in zip(requests, read.used, vectorized, strict=True):
             if wanted:
                 texts += [s.normalized for s in sents] + [" ".join(c.split()) for c in req.claim_texts]
         vectors = self.encoder.encode(texts)
         encode_ms = elapsed_ms(t1) / len(requests)
-        t_ext = time.perf_counter()
-        scores = self.extractor.scores([[s.normalized for s in u] for u in used]) if self.extractor else None
-        extract_ms = elapsed_ms(t_ext) / len(requests)
 
         out: list[Analysis] = []
         contexts: list[Context] = []
         cursor = 0
         for k, (req, doc, sents, page, language) in enumerate(
-            zip(requests, docs, used, pages, languages, strict=True)
+            zip(requests, read.docs, read.used, read.pages, read.languages, strict=True)
         ):
             claims = req.claim_texts
             sent_vecs = vectors[cursor : cursor + len(sents) * vectorized[k]]
@@ -270,9 +302,9 @@ class OpsLens:
             cursor += len(sent_vecs) + len(claims)
 
             t2 = time.perf_counter()
-            article_scores = scores[k] if scores else frozen_scores(self.scorer, sent_vecs)
+            article_scores = read.scores[k] if read.scores else frozen_scores(self.scorer, sent_vecs)
             picked = summarize(sents, article_scores, req.max_sentences)
-            summarize_ms = extract_ms + elapsed_ms(t2)
+            summarize_ms = read.extract_ms + elapsed_ms(t2)
             t3 = time.perf_counter()
             stances = claim_stances(self.stance, claims, claim_vecs, sents, sent_vecs)
             stance_ms = elapsed_ms(t3)
@@ -303,18 +335,20 @@ class OpsLens:
                     model=self.info,
                     **language.fields(),
                     timings_ms=Timings(
-                        parse_ms=parse_ms / len(requests),
+                        parse_ms=read.parse_ms / len(requests),
                         encode_ms=encode_ms,
                         summarize_ms=summarize_ms,
                         stance_ms=stance_ms,
                         verify_ms=verify_ms,
-                        total_ms=elapsed_ms(t0) / len(requests),
+                        # The two parts' own time (a stream decodes between them).
+                        total_ms=(read.elapsed_ms + elapsed_ms(t1)) / len(requests),
                     ),
                 )
             )
             used_doc = replace(doc, sentences=tuple(sents))
-            source = generator_input(used_doc, article_scores, req.title)
-            contexts.append(Context(used_doc, sent_vecs, source))
+            contexts.append(
+                Context(used_doc, sent_vecs, generator_input(used_doc, article_scores, req.title))
+            )
         return out, contexts
 
     def _generate_guarded(
@@ -364,16 +398,23 @@ class OpsLens:
         `Analysis` (guarded, with stances). Close the iterator to stop decoding."""
         generator = self._need_generator()
         with torch.inference_mode():
-            [extractive], [context] = self._extract([request])
+            read = self._read([request])
+            # The prompt needs only the extractor's scores: the sentence vectors, stances and the
+            # verifier's title row wait until the summary is decoded, so the first token comes
+            # sooner. The frozen scorer reads the vectors, so without the extractor they come first.
+            done = None if read.scores is not None else self._finish(read)
+        source = done[1][0].source if done is not None else read.source(0)
         t0 = time.perf_counter()
         generation = None
-        for piece in generator.stream(context.source, max_words=request.max_words):
+        for piece in generator.stream(source, max_words=request.max_words):
             if isinstance(piece, str):
                 yield piece
             else:
                 generation = piece
         if generation is None:  # the generator always ends with its Generation
             raise RuntimeError("generator stream ended without a result")
+        generate_ms = elapsed_ms(t0)
         with torch.inference_mode():
-            result = self._guarded(extractive, request, context, generation, elapsed_ms(t0))
+            [extractive], [context] = done if done is not None else self._finish(read)
+            result = self._guarded(extractive, request, context, generation, generate_ms)
         yield result

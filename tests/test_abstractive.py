@@ -327,3 +327,26 @@ def test_pipeline_stream_stops_decoding_when_closed(zero_shot, scripted) -> None
     assert isinstance(next(stream), str)
     stream.close()
     assert engine.emitted == 1
+
+
+def test_stream_decodes_before_the_stances_and_answers_as_analyze(zero_shot, scripted, monkeypatch) -> None:
+    """The prompt needs only the extractor's scores: the first token comes before the sentence
+    encoder runs (vectors, stances and the verifier's title row wait for the decode), and the
+    result is the one `analyze` gives."""
+    from opslens.model.pipeline import AnalysisRequest
+
+    scripted(f"{SUPPORTED} Kyiv denied it.")
+    request = AnalysisRequest(text=ARTICLE, title="Shelling in Kherson", mode="abstractive", max_words=40)
+    encoded: list[int] = []
+    encode = zero_shot.encoder.encode
+    monkeypatch.setattr(
+        zero_shot.encoder, "encode", lambda texts: encoded.append(len(texts)) or encode(texts)
+    )
+    stream = zero_shot.stream(request)
+    assert isinstance(next(stream), str) and encoded == []
+    *_, streamed = stream
+    assert encoded  # the vectors came after the decode
+    direct = zero_shot.analyze_batch([request])[0]
+    skip = {"timings_ms"}
+    assert streamed.model_dump(exclude=skip) == direct.model_dump(exclude=skip)
+    assert streamed.title_stance is not None and streamed.timings_ms.encode_ms > 0
