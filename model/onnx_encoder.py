@@ -79,8 +79,9 @@ def cpu_session(path: Path) -> ort.InferenceSession:
     options.intra_op_num_threads = 1
     # One graph runs at a time per caller; extra inter-op threads would only compete for the cores.
     options.inter_op_num_threads = 1
-    # No idle pool thread may spin between runs: the request's own Python, tokenizer and torch work
-    # needs those cores (served /verify of the example, 2 cores: p50 326-346 -> 300-306 ms).
+    # One thread leaves no pool to spin; kept off should that change: idle threads spinning between
+    # runs took the cores the request's own Python and torch work needed (served /verify of the
+    # example on 2-thread sessions, 2 cores: p50 326-346 -> 300-306 ms).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
