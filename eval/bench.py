@@ -175,6 +175,8 @@ async def measure(
                     clients=args.clients,
                     duration_s=args.duration,
                     requests=args.max_requests,
+                    # Past ABSTRACTIVE__MAX_STREAMS a stream is refused with 429; a client waits as told.
+                    respect_retry_after=endpoint == "stream",
                 )
                 rows.append({"config": cfg, "endpoint": endpoint, "phase": "concurrent", **loaded.summary()})
     return rows
