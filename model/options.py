@@ -63,9 +63,9 @@ DEFAULT_MODE: Mode = "extractive"
 DEFAULT_POLICY: Policy = "replace_sentence"
 DEFAULT_ENGINE: Engine = "ort"
 # int8 ONNX Runtime serves by default (the verifier's first layers in float32): measured side by side
-# on 2 cores (README, Results), /summarize with a title p50 262 ms against torch's 530 and /verify 530
-# against 830, with torch's held-out figures (ROUGE-1 38.50 vs 38.46, FNC 80.71 vs 81.12, factcheck
-# balanced accuracy 65.00 vs 64.98).
+# on 2 cores (README, Results; texts side by side since 553308f), /summarize with a title p50 231 ms
+# against torch's 556 and /verify 455 against 874, with torch's held-out figures (ROUGE-1 38.50 vs
+# 38.46, FNC 80.71 vs 81.12, factcheck balanced accuracy 65.00 vs 64.98).
 DEFAULT_BACKEND: Backend = "onnx"
 REFERENCE_BACKEND: Backend = "torch"
 """The float32 weights every other backend is measured against; the artifact's records are its."""
