@@ -28,7 +28,7 @@ from opslens.model.base_model import PREPARED, default_cache, prepared_base
 from opslens.model.decoding import DecodingEngine
 from opslens.model.hf_engine import HFEngine
 from opslens.model.options import DEFAULT_ENGINE, DEFAULT_MAX_WORDS, ENGINES, Engine
-from opslens.model.prompt import Prompt, Source, build_prompt
+from opslens.model.prompt import Prompt, Source, build_prompt, template_head
 from opslens.model.recase import recase
 from opslens.model.text import split_sentences
 
@@ -133,7 +133,10 @@ class Generator:
                 del model
             # The engines' own defaults do not follow the process's CPU budget (onnxruntime-genai's
             # took 1.9 s for the example on two cores where 2 threads take 1.2 s): use torch's.
-            fast = built.ENGINE(target, tokenizer, threads=threads or torch.get_num_threads())
+            # onnxruntime-genai keeps its generators, and the prompt template's head read in them.
+            head = template_head(tokenizer, config.prompt_version)
+            kept = {"reuse_tokens": head} if engine == "ort" else {}
+            fast = built.ENGINE(target, tokenizer, threads=threads or torch.get_num_threads(), **kept)
             return cls(fast, tokenizer, config, adapter=state is not None)
         model = merged_model(folder, meta, config, state)
         return cls(HFEngine(model, tokenizer), tokenizer, config, adapter=state is not None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
-from opslens.model.options import MAX_WORDS, MIN_WORDS
+from opslens.model.options import DEFAULT_MAX_WORDS, MAX_WORDS, MIN_WORDS
 from opslens.model.text import split_sentences
 
 PROMPT_VERSION = 2  # what new adapters and the zero-shot base are prompted with
@@ -150,6 +150,18 @@ def build_prompt(
     if isinstance(ids, dict) or hasattr(ids, "input_ids"):  # some versions return a BatchEncoding
         ids = ids["input_ids"]
     return Prompt(input_ids=list(ids), article_tokens=kept, truncated=truncated)
+
+
+def template_head(
+    tokenizer: PreTrainedTokenizerBase, version: int = PROMPT_VERSION, max_words: int = DEFAULT_MAX_WORDS
+) -> int:
+    """How many leading tokens the prompts of `version` at `max_words` share, whatever their
+    article and title: the chat template and the instruction."""
+    a, b = (
+        build_prompt(tokenizer, source, max_words=max_words, article_tokens=8, version=version).input_ids
+        for source in (Source(("a.",), title="x"), Source(("b.",)))
+    )
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
 def length_bucket(summary: str, step: int = 10) -> int:

