@@ -34,6 +34,7 @@ from opslens.model import engine_build
 from opslens.model.decoding import NO_REPEAT_NGRAM, banned_tokens
 from opslens.model.engine_build import EngineBuildError
 from opslens.model.options import ENGINE_NAMES
+from opslens.model.prompt import shared_prefix
 
 WEIGHTS = "model.onnx.data"
 QUANTIZATION = "int8"
@@ -81,11 +82,6 @@ def convert(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: 
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise EngineBuildError(f"onnxruntime-genai export failed: {' | '.join(tail)}")
     return folder
-
-
-def shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens `a` and `b` have in common."""
-    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
 class OrtEngine:

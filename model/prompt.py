@@ -161,6 +161,11 @@ def template_head(
         build_prompt(tokenizer, source, max_words=max_words, article_tokens=8, version=version).input_ids
         for source in (Source(("a.",), title="x"), Source(("b.",)))
     )
+    return shared_prefix(a, b)
+
+
+def shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens `a` and `b` have in common."""
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
