@@ -4,7 +4,8 @@
         [--runs 10] [--warmup 1] [--threads 2] [--artifact PATH | --base] [--article PATH] [--json PATH]
 
 Compares transformers eager float32 (`hf`, the reference) with CTranslate2 int8 (`ct2`) and
-onnxruntime-genai int8 (`ort`). Each
+onnxruntime-genai int8 (`ort`; `ort-fresh` is the same engine with a new generator for every
+prompt, which reads the prompt template again instead of keeping it). Each
 engine is measured in its own child process, one after the other, so its peak RSS is its own and
 the two never compete for cores. Per engine: load time, p50/p95 latency of a whole generation,
 new tokens per second, time to the first streamed piece and peak RSS, then each engine's ratio to
@@ -43,6 +44,7 @@ COLUMNS = [
 ]
 TEXT_CHARS = 240  # how much of each engine's first text is printed
 REFERENCE_ENGINE: Engine = "hf"  # transformers fp32: what the served default is measured against
+FRESH = "ort-fresh"  # onnxruntime-genai without kept generators: what keeping them is measured against
 
 
 # --- pure helpers (tested without a model) ---------------------------------------------------------
@@ -128,8 +130,10 @@ def measure(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     from opslens.model.generator import Generation, Generator
 
     t0 = time.perf_counter()
-    gen = Generator.load(args.artifact, engine=engine, threads=args.threads)
+    gen = Generator.load(args.artifact, engine="ort" if engine == FRESH else engine, threads=args.threads)
     load_s = time.perf_counter() - t0
+    if engine == FRESH:
+        gen.engine.keep = 0
     if args.prepare_only:
         return {"engine": engine, "load_s": round(load_s, 2)}
 
@@ -287,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    if not engines or set(engines) - set(ENGINES):
-        p.error(f"--engines: expected a comma-separated subset of {', '.join(ENGINES)}, got {args.engines!r}")
+    known = (*ENGINES, FRESH)
+    if not engines or set(engines) - set(known):
+        p.error(f"--engines: expected a comma-separated subset of {', '.join(known)}, got {args.engines!r}")
     results = []
     for engine in engines:  # one after the other: parallel children would share the cores
         # A throwaway load first: a cold cache (dequantizing the GGUF, the int8 conversion) would

@@ -42,7 +42,7 @@ BUILDER_OPTIONS = ("prune_lm_head=true",)
 # Room in a kept generator's KV cache (tokens of prompt and summary): the v2 prompt and 60 words
 # fit in ~420. A longer request gets a generator of its own size.
 KEPT_LENGTH = 512
-MAX_KEPT = 4  # generators kept idle at most (each ~23 MB of KV cache at KEPT_LENGTH)
+MAX_KEPT = 4  # generators kept idle at most, by default (each ~23 MB of KV cache at KEPT_LENGTH)
 
 
 def _genai_version() -> str:
@@ -97,9 +97,11 @@ class OrtEngine:
         threads: int = 0,
         no_repeat_ngram: int = NO_REPEAT_NGRAM,
         reuse_tokens: int = 0,
+        keep: int = MAX_KEPT,
     ) -> None:
         """`reuse_tokens`: how many leading prompt tokens a kept generator may keep (the prompt
-        template's head, prompt.template_head); 0 reads every prompt whole."""
+        template's head, prompt.template_head); 0 reads every prompt whole. `keep`: how many idle
+        generators to keep; 0 makes a generator for every prompt (the bench's `ort-fresh`)."""
         import onnxruntime_genai as og
 
         self.folder = folder
@@ -111,6 +113,7 @@ class OrtEngine:
         self.tokenizer = tokenizer
         self.no_repeat_ngram = no_repeat_ngram
         self.reuse_tokens = reuse_tokens
+        self.keep = keep
         # Idle generators: (generator, the prompt its KV cache begins with, its max_length).
         self._kept: list[tuple[Any, list[int], int]] = []
         self._lock = threading.Lock()
@@ -141,7 +144,7 @@ class OrtEngine:
 
     def _keep(self, generator: Any, prompt: Sequence[int], length: int) -> None:
         with self._lock:
-            if len(self._kept) < MAX_KEPT:
+            if len(self._kept) < self.keep:
                 self._kept.append((generator, list(prompt), length))
 
     def _steps(self, prompt: Sequence[int], max_new_tokens: int) -> Iterator[int]:

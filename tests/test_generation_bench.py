@@ -95,3 +95,17 @@ def test_benchmark_runs_both_engines(tmp_path: Path) -> None:
     assert len({row["prompt_tokens"] for row in engines.values()}) == 1  # the same prompt for both
     assert result["ratios"][f"{DEFAULT_ENGINE}_vs_hf"]["latency_speedup"] > 0
     assert f"{DEFAULT_ENGINE}_vs_hf:" in done.stdout
+
+
+@pytest.mark.slow
+@needs_engines
+def test_benchmark_times_kept_generators_against_fresh_ones(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    flags = ["--base", "--runs", "2", "--warmup", "1", "--new-tokens", "4", "--engines", "ort-fresh,ort"]
+    cmd = [sys.executable, "-m", "opslens.eval.generation_bench", *flags, "--json", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text(encoding="utf-8"))
+    rows = {row["engine"]: row for row in result["engines"]}
+    assert set(rows) == {"ort-fresh", "ort"} and rows["ort"]["text"] == rows["ort-fresh"]["text"]
+    assert result["ratios"]["ort_vs_ort-fresh"]["latency_speedup"] > 0

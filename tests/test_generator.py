@@ -232,20 +232,21 @@ def test_engines_forbid_repeats_of_the_summary_not_phrases_of_the_prompt(
 
 @pytest.mark.slow
 @needs_base
-def test_kept_generators_decode_as_fresh_ones(ort8, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kept_generators_decode_as_fresh_ones(ort8) -> None:
     """onnxruntime-genai generators are kept and rewound to the prefix they share with the next
     prompt: the tokens are those of a generator made for that prompt alone, whether the prompt
     shares the template, all of itself, or nothing, and after a decode closed half way."""
-    from opslens.model import ort_engine
-
     engine = ort8.engine
     other = "Flooding closed two bridges in Porto on Monday. Rail services were cut, the operator said."
     prompts = [ort8.prompt(text, 30).input_ids for text in (ARTICLE, other, ARTICLE)]
     prompts.append(prompts[1][40:])  # shares no prefix with any of them
-    monkeypatch.setattr(ort_engine, "MAX_KEPT", 0)
-    fresh = [engine.generate([p], 12)[0] for p in prompts]
+    engine.keep = 0
+    engine._kept.clear()  # what earlier tests left: every generator below is a new one
+    try:
+        fresh = [engine.generate([p], 12)[0] for p in prompts]
+    finally:
+        engine.keep = 4
     assert not engine._kept
-    monkeypatch.setattr(ort_engine, "MAX_KEPT", 4)
     stopped = engine.stream(prompts[1], 12)
     next(stopped)
     stopped.close()  # a client that left: its generator is kept all the same
