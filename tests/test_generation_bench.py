@@ -77,15 +77,19 @@ def test_read_article_from_text_and_jsonl(tmp_path: Path) -> None:
     assert read_article(tmp_path / "b.jsonl.gz") == "First."
 
 
+def _bench(tmp_path: Path, *flags: str) -> tuple[dict, str]:
+    """The script's JSON results and printed report, run as a user would (base model, 4 new tokens)."""
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "-m", "opslens.eval.generation_bench", "--base", "--new-tokens", "4", *flags]
+    done = subprocess.run([*cmd, "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text(encoding="utf-8")), done.stdout
+
+
 @pytest.mark.slow
 @needs_engines
 def test_benchmark_runs_both_engines(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    flags = ["--base", "--runs", "1", "--warmup", "0", "--new-tokens", "4", "--prompt-tokens", "200"]
-    cmd = [sys.executable, "-m", "opslens.eval.generation_bench", *flags, "--json", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text(encoding="utf-8"))
+    result, stdout = _bench(tmp_path, "--runs", "1", "--warmup", "0", "--prompt-tokens", "200")
     engines = {row["engine"]: row for row in result["engines"]}
     assert set(engines) == {"hf", DEFAULT_ENGINE}  # the reference and the served engine
     for row in engines.values():
@@ -94,18 +98,13 @@ def test_benchmark_runs_both_engines(tmp_path: Path) -> None:
         assert 140 <= row["prompt_tokens"] <= 200 and row["article_truncated"]
     assert len({row["prompt_tokens"] for row in engines.values()}) == 1  # the same prompt for both
     assert result["ratios"][f"{DEFAULT_ENGINE}_vs_hf"]["latency_speedup"] > 0
-    assert f"{DEFAULT_ENGINE}_vs_hf:" in done.stdout
+    assert f"{DEFAULT_ENGINE}_vs_hf:" in stdout
 
 
 @pytest.mark.slow
 @needs_engines
 def test_benchmark_times_kept_generators_against_fresh_ones(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    flags = ["--base", "--runs", "2", "--warmup", "1", "--new-tokens", "4", "--engines", "ort-fresh,ort"]
-    cmd = [sys.executable, "-m", "opslens.eval.generation_bench", *flags, "--json", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text(encoding="utf-8"))
+    result, _ = _bench(tmp_path, "--runs", "2", "--warmup", "1", "--engines", "ort-fresh,ort")
     rows = {row["engine"]: row for row in result["engines"]}
     assert set(rows) == {"ort-fresh", "ort"} and rows["ort"]["text"] == rows["ort-fresh"]["text"]
     assert result["ratios"]["ort_vs_ort-fresh"]["latency_speedup"] > 0
