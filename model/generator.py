@@ -134,8 +134,9 @@ class Generator:
             # The engines' own defaults do not follow the process's CPU budget (onnxruntime-genai's
             # took 1.9 s for the example on two cores where 2 threads take 1.2 s): use torch's.
             # onnxruntime-genai keeps its generators, and the prompt template's head read in them.
-            head = template_head(tokenizer, config.prompt_version)
-            kept = {"reuse_tokens": head} if engine == "ort" else {}
+            kept: dict[str, int] = {}
+            if engine == "ort":
+                kept["reuse_tokens"] = template_head(tokenizer, config.prompt_version)
             fast = built.ENGINE(target, tokenizer, threads=threads or torch.get_num_threads(), **kept)
             return cls(fast, tokenizer, config, adapter=state is not None)
         model = merged_model(folder, meta, config, state)
