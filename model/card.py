@@ -39,8 +39,8 @@ def render_card(folder: Path) -> str:
         f"- Components: {', '.join(manifest.components) or 'none yet'}.",
         "- Weights: safetensors, fp16.",
         "- Served by default as int8 ONNX Runtime graphs built locally from these weights and the base "
-        "(`opslens prepare models`; the claim verifier keeps its first layers in float32, "
-        "model/onnx_adapted.py); `--backend torch` runs them in float32. Figures below are torch's "
+        "(`opslens prepare models`; the claim verifier's first five layers blockwise int8, closer to "
+        "float32, model/onnx_adapted.py); `--backend torch` runs them in float32. Figures below are torch's "
         "unless their title names another backend.",
         "",
     ]

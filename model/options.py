@@ -62,7 +62,7 @@ DEFAULT_MODE: Mode = "extractive"
 # the rejected sentences' room is left empty; served text is verified or the article's own either way.
 DEFAULT_POLICY: Policy = "replace_sentence"
 DEFAULT_ENGINE: Engine = "ort"
-# int8 ONNX Runtime serves by default (the verifier's first layers in float32): measured side by side
+# int8 ONNX Runtime serves by default (the verifier's first layers blockwise): measured side by side
 # on 2 cores (README, Results; texts side by side since 553308f), /summarize with a title p50 231 ms
 # against torch's 556 and /verify 455 against 874, with torch's held-out figures (ROUGE-1 38.50 vs
 # 38.46, FNC 80.71 vs 81.12, factcheck balanced accuracy 65.00 vs 64.98).

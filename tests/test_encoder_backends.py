@@ -225,18 +225,21 @@ def test_rows_run_side_by_side_come_back_in_order_and_unchanged(onnx_cache: Path
 
 
 @pytest.mark.slow
-def test_verifier_graph_keeps_its_first_layers_float(onnx_model: OpsLens, onnx_cache: Path) -> None:
+def test_verifier_graph_quantizes_its_first_layers_blockwise(onnx_model: OpsLens, onnx_cache: Path) -> None:
     assert onnx_model.verify("Kyiv said the bridge was repaired.", claims=["The bridge was repaired."])
     [path] = onnx_cache.glob("verifier-*/model.int8.onnx")
     kinds = Counter(
         (n.op_type, n.name.split("/")[3])
         for n in onnx.load(str(path), load_external_data=False).graph.node
-        if n.op_type in ("MatMul", "MatMulInteger") and "/layer." in n.name
+        if n.op_type in ("MatMul", "MatMulInteger", "MatMulNBits") and "/layer." in n.name
     )
     for layer in range(6):
-        integer = kinds[("MatMulInteger", f"layer.{layer}")]
-        # Six weight products per layer (query, key, value, attention out, FFN in and out).
-        assert integer == (0 if layer < 3 else 6), (layer, kinds)
+        # Six weight products per layer (query, key, value, attention out, FFN in and out): blockwise
+        # in layers 0-4, dynamic in the last; none left in float32 (the two left are attention's own).
+        name = f"layer.{layer}"
+        blockwise, dynamic = kinds[("MatMulNBits", name)], kinds[("MatMulInteger", name)]
+        assert (blockwise, dynamic) == ((6, 0) if layer < 5 else (0, 6)), (layer, kinds)
+        assert kinds[("MatMul", name)] == 2, (layer, kinds)
 
 
 @pytest.mark.slow
