@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, Route, expect
-from webpage import CLAIM, HOSTILE, TITLE, analyze, expected, highlighted, pixels
+from webpage import CLAIM, HOSTILE, TITLE, analyze, expected, highlighted, pct, pixels
 
 from opslens.api.app import create_app
 from opslens.api.page import STATIC
@@ -64,7 +64,7 @@ def test_page_summarises_highlights_and_labels(
         assert card.locator(".label").text_content() == stance["label"]
         assert stance["claim"] in card.text_content()
         best = max(stance["probabilities"].values())
-        assert f"{100 * best:.1f}%" in card.text_content()
+        assert pct(best) in card.text_content()
         if stance["evidence"]:
             assert highlighted(page, "evidence", f"e{i}") == stance["evidence"]["text"]
 

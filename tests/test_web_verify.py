@@ -13,17 +13,13 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, Route, expect
 from test_verify_api import CLAUSE, NEGATED, SENTENCE
 from test_web_abstractive import choose_abstractive, sse, stub_info
-from webpage import HOSTILE, expected, highlighted
+from webpage import HOSTILE, expected, highlighted, pct
 
 from opslens.api.app import create_app
 from opslens.api.page import STATIC
 
 VERDICT_TEXT = {"supported": "supported", "not_found": "not found", "contradicted": "contradicted"}
 INVENTED = "Zelenskiy met NATO leaders in Paris."
-
-
-def pct(p: float) -> str:
-    return f"{100 * p:.1f}%"
 
 
 def check(page: Page, text: str, summary: str = "", claims: str = "") -> None:

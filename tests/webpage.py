@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from decimal import ROUND_HALF_UP, Decimal
 
 import httpx
 import numpy as np
@@ -42,6 +43,12 @@ def expected(live_server: str, page: Page, **fields: object) -> dict:
     r = httpx.post(f"{live_server}/summarize", json=body, timeout=60)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def pct(p: float) -> str:
+    """A probability as the page writes it: JavaScript's toFixed(1) rounds a tie (0.6825 -> 68.25)
+    up, where Python's format rounds it to even."""
+    return f"{Decimal(100 * p).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 
 
 def highlighted(page: Page, kind: str, span_id: str) -> str:
