@@ -114,7 +114,8 @@ class OrtEngine:
         self.no_repeat_ngram = no_repeat_ngram
         self.reuse_tokens = reuse_tokens
         self.keep = keep
-        # Idle generators: (generator, the prompt its KV cache begins with, its max_length).
+        # Idle generators: (generator, the prompt tokens it may keep: at most `reuse_tokens` of the
+        # prompt its KV cache begins with, its max_length).
         self._kept: list[tuple[Any, list[int], int]] = []
         self._lock = threading.Lock()
 
@@ -132,7 +133,7 @@ class OrtEngine:
         if best is not None:
             generator, tokens, length = best
             # At least the last prompt token is read again: its logits pick the first token.
-            keep = min(shared_prefix(tokens, prompt), len(prompt) - 1, self.reuse_tokens)
+            keep = min(shared_prefix(tokens, prompt), len(prompt) - 1)
             generator.rewind_to(keep)
             return generator, keep, length
         params = og.GeneratorParams(self.model)
@@ -145,7 +146,7 @@ class OrtEngine:
     def _keep(self, generator: Any, prompt: Sequence[int], length: int) -> None:
         with self._lock:
             if len(self._kept) < self.keep:
-                self._kept.append((generator, list(prompt), length))
+                self._kept.append((generator, list(prompt[: self.reuse_tokens]), length))
 
     def _steps(self, prompt: Sequence[int], max_new_tokens: int) -> Iterator[int]:
         generator, held, length = self._take(prompt, max_new_tokens)
