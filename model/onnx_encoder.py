@@ -17,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -160,9 +162,42 @@ def _export_fp32(dest: Path) -> None:
         )
 
 
+class _QuantiserInfo(logging.Filter):
+    """Drops ONNX Runtime's quantiser's below-warning lines logged straight on the root logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or "onnxruntime" not in record.pathname
+
+
+@contextmanager
+def quiet_quantiser() -> Iterator[None]:
+    """ONNX Runtime's quantiser, quiet: importing its MatMulNBits module calls
+    `logging.basicConfig(level=INFO)`, which would print every library's INFO lines in this
+    process from then on, and it reports each node it quantises at INFO (some on the root
+    logger). The root logger is left as it was found; the quantiser's own warnings still show."""
+    root, ours = logging.getLogger(), logging.getLogger("onnxruntime.quantization")
+    level, handlers, our_level = root.level, list(root.handlers), ours.level
+    chatter = _QuantiserInfo()
+    ours.setLevel(logging.WARNING)
+    root.addFilter(chatter)
+    try:
+        yield
+    finally:
+        root.removeFilter(chatter)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+        ours.setLevel(our_level)
+
+
 def quantize(fp32: Path, int8: Path, *, blockwise_layers: tuple[int, ...] = ()) -> None:
     """The recipe's int8 quantisation of an exported fp32 graph. The matrix products of the
     transformer layers in `blockwise_layers` are quantised by blocks instead (`BLOCKWISE`)."""
+    with quiet_quantiser():
+        _quantize(fp32, int8, blockwise_layers)
+
+
+def _quantize(fp32: Path, int8: Path, blockwise_layers: tuple[int, ...]) -> None:
     try:  # the quantiser imports the `onnx` package
         import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic

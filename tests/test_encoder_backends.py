@@ -9,6 +9,7 @@ other texts run with it (each runs alone, its activations scaled by itself).
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -252,3 +253,24 @@ def test_prepare_models_builds_every_graph_the_default_backend_serves(tmp_path: 
     for component in ("extractive_encoder", "verifier"):
         [graph] = tmp_path.glob(f"{component}-*/model.int8.onnx")
         assert json.loads((graph.parent / "model.int8.json").read_text())["sha256"]
+
+
+def test_quantiser_leaves_the_root_logger_as_it_found_it() -> None:
+    # ONNX Runtime's MatMulNBits module calls logging.basicConfig(level=INFO) on import; in a
+    # fresh process (nothing imported it yet) the root logger must come out unchanged.
+    import subprocess
+    import sys
+
+    code = (
+        "import logging\n"
+        "from opslens.model.onnx_encoder import quiet_quantiser\n"
+        "with quiet_quantiser():\n"
+        "    import onnxruntime.quantization.matmul_nbits_quantizer as m\n"
+        "    m.logger.info('start to quantize node-x ...')\n"
+        "    m.logger.warning('a real warning')\n"
+        "print(len(logging.getLogger().handlers), logging.getLogger().level)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", str(logging.WARNING)]
+    assert "node-x" not in done.stderr and "a real warning" in done.stderr
