@@ -40,6 +40,7 @@ RECIPE: dict[str, Any] = {
 # all dynamic 89.4% (|dP(supported)| mean 0.038), layers 0-2 in float32 and 3-5 dynamic (1.7.0 until
 # 2026-11-30) 96.3% (0.019, p95 0.080), layers 0-4 blockwise and 5 dynamic 96.3% (0.015, p95 0.072);
 # verifier time on the example /verify 242-262 / 365-401 / 330 ms (README, Fast encoder backend).
+# `python -m opslens.eval.backend_agreement` measures the served graph's agreement again.
 # The other encoders' held-out figures match torch's all dynamic.
 BLOCKWISE_LAYERS: dict[str, tuple[int, ...]] = {"verifier": (0, 1, 2, 3, 4)}
 
