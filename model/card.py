@@ -86,7 +86,7 @@ def render_card(folder: Path) -> str:
         out.append("")
         out += _threshold(train.get("consistency_threshold")) + _veto(train.get("stance_veto"))
         out += _support_rule(train.get("agree_needs_support")) + _contrast(
-            train.get("name_contrast"), train.get("contrast_roles")
+            train.get("name_contrast"), train.get("contrast_roles"), train.get("misnamed")
         )
     evaluation = folder / EVALUATION
     if evaluation.is_file():
@@ -167,10 +167,18 @@ def _support_rule(chosen: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def _contrast(chosen: dict[str, Any] | None, roles: dict[str, Any] | None = None) -> list[str]:
+def _contrast(
+    chosen: dict[str, Any] | None, roles: dict[str, Any] | None = None, misnamed: dict[str, Any] | None = None
+) -> list[str]:
     """How the name contrast margin was chosen (training/verifier_contrast.py)."""
     if not chosen:
         return []
+    lexical = (
+        " A claim its window states only of other names (one replaced, or two trading places) is "
+        "read as contradicted (`misnamed`), in these readings too."
+        if misnamed and misnamed.get("value")
+        else ""
+    )
     kept = (
         " Its variants keep names' roles (a nationality for a nationality; a country, its capital and "
         "nationality are one actor), and a claim an evidence sentence states as an extract is not "
@@ -189,7 +197,8 @@ def _contrast(chosen: dict[str, Any] | None, roles: dict[str, Any] | None = None
         f"is read as contradicted. Chosen as {chosen['method']}: balanced accuracy "
         f"{chosen['balanced_accuracy']} (without: {chosen['balanced_accuracy_without']}) on "
         f"{chosen['claims']} claims ({chosen['supported']} supported); passed at the threshold: {passed}."
-        + kept,
+        + kept
+        + lexical,
         "",
         "```",
         chosen["command"],

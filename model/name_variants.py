@@ -171,6 +171,49 @@ def name_variants(claim: str, evidence: str, limit: int = 8, *, roles: bool = Fa
     return list(dict.fromkeys(out))[:limit]
 
 
+def named_claim(claim: str, evidence: Sequence[str]) -> str | None:
+    """The claim as the lexical name rules may read it, or None when they cannot: in Title Case
+    (a headline) every word looks like a name. A first word that starts the claim only looks like
+    one ("Woman has third breast implanted"), so it is read lower-cased unless it names a country
+    or the evidence writes it with a capital inside a sentence."""
+    cased = re.findall(r"\b[^\W\d_][\w'-]*", claim)
+    if len(cased) >= 3 and sum(w[0].isupper() for w in cased) * 2 > len(cased):
+        return None
+    found = names(claim)
+    if not found or found[0][0] != 0:
+        return claim
+    first = found[0][2]
+    inside = re.compile(rf"(?<=[^\s.!?\"“]\s){re.escape(first)}\b")
+    if first.lower() in _countries().actor or any(inside.search(sentence) for sentence in evidence):
+        return claim
+    return claim[0].lower() + claim[1:]
+
+
+def traded(claim: str) -> list[str]:
+    """The claim with two of its names trading places (pairs as `swappable` makes them): the two
+    exchanged as written when they are `exchangeable` (a person for a nationality says nothing a
+    summary gets wrong), and, for two countries' names, each given the other's in its own role
+    ("Russian drones … Ukraine lost" -> "Ukrainian drones … Russia lost"). Without repeats."""
+    table = _countries()
+    out = []
+    for a, b in swappable(claim, names(claim)):
+        if exchangeable(a[2], b[2]):
+            out.append(swapped(claim, a, b))
+        actor_a, actor_b = table.actor.get(a[2].lower()), table.actor.get(b[2].lower())
+        if actor_a and actor_b and actor_a != actor_b:
+            new_a, new_b = _in_role(a[2], actor_b), _in_role(b[2], actor_a)
+            if new_a and new_b:
+                out.append(claim[: a[0]] + new_a + claim[a[1] : b[0]] + new_b + claim[b[1] :])
+    return [t for t in dict.fromkeys(out) if t != claim]
+
+
+def _in_role(name: str, actor: str) -> str:
+    """`actor`'s form in the role `name` plays: its nationality for a nationality, else its name."""
+    table = _countries()
+    country, nationality = table.forms[actor]
+    return nationality if name.lower() in table.nationalities else country
+
+
 STATED_SHARE = 0.8
 
 
@@ -178,6 +221,11 @@ def stated(claim: str, sentences: Sequence[str], share: float = STATED_SHARE) ->
     """Whether one of `sentences` states `claim` as an extract would: every name and number of
     the claim in it, in the claim's order, with at least `share` of its other content words
     (also in order). No name variant can then be better supported than the claim."""
+    return stating(claim, sentences, share) is not None
+
+
+def stating(claim: str, sentences: Sequence[str], share: float = STATED_SHARE) -> int | None:
+    """The first of `sentences` that states `claim` as `stated` reads it; None when none does."""
     name_words = {w for _, _, n in names(claim) for w in words(n)}
     seq = [w for w in words(claim) if w not in FUNCTION_WORDS or w in name_words]
     key = [w in name_words or any(ch.isdigit() for ch in w) for w in seq]
@@ -186,11 +234,22 @@ def stated(claim: str, sentences: Sequence[str], share: float = STATED_SHARE) ->
     # it can; then the alignment must hold all of them and enough of the rest.
     heavy = len(seq) + 1
     weights = [heavy if k else 1 for k in key]
-    for sentence in sentences:
-        best = _aligned(seq, weights, words(sentence))
+    needed = {w for w, k in zip(seq, key, strict=True) if k}
+    for n, sentence in enumerate(sentences):
+        other, vocabulary = _words(sentence)
+        if not needed <= vocabulary:  # a key word missing: no alignment holds them all
+            continue
+        best = _aligned(seq, weights, other)
         if best >= need_key * heavy and best - need_key * heavy >= need_rest:
-            return True
-    return False
+            return n
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _words(sentence: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A sentence's words and their set: read once for every claim and variant checked against it."""
+    found = words(sentence)
+    return tuple(found), frozenset(found)
 
 
 def _aligned(seq: Sequence[str], weights: Sequence[int], other: Sequence[str]) -> int:

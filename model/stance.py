@@ -177,7 +177,8 @@ def verified_stances(
     cross-encoder, which reads claim and evidence together, picks agree / disagree / discuss.
     P(unrelated) stays the head's; the related mass is split by the verifier's calibrated
     stance probabilities. An `agree` the verdict head calls contradicted with probability at or
-    above the component's `stance_veto` becomes `disagree`; with `agree_needs_support`, an
+    above the component's `stance_veto`, or that the article states only of other names
+    (`misnamed`), becomes `disagree`; with `agree_needs_support`, an
     `agree` whose verdict is not_found becomes `discuss`. The evidence is the verifier's
     best-retrieved window sentence, its weight that sentence's retrieval score."""
     related = [k for k, st in enumerate(stances) if st.label != "unrelated"]
@@ -199,7 +200,11 @@ def verified_stances(
         p_unrelated = stance.probabilities.get("unrelated", 0.0)
         probs = {lab: (1 - p_unrelated) * p for lab, p in check.stance_probabilities.items()}
         label = max(probs, key=probs.__getitem__)
-        if label == "agree" and veto is not None and check.window_probabilities["contradicted"] >= veto:
+        if label == "agree" and check.misnamed is not None:
+            # The article says it of other names: it disputes the claim.
+            probs["agree"], probs["disagree"] = probs["disagree"], probs["agree"]
+            label = "disagree"
+        elif label == "agree" and veto is not None and check.window_probabilities["contradicted"] >= veto:
             # The verdict head reads the claim as contradicted: its agree and disagree trade places.
             probs["agree"], probs["disagree"] = probs["disagree"], probs["agree"]
             label = "disagree"

@@ -39,7 +39,7 @@ from opslens.model.evidence import (
     select_window,
 )
 from opslens.model.lora import AdapterConfig, adapted, check_base, load_base, served_encoder
-from opslens.model.name_variants import name_variants, stated
+from opslens.model.name_variants import name_variants, named_claim, stated, stating, traded
 from opslens.model.options import DEFAULT_BACKEND, Backend
 from opslens.model.readings import VERDICTS, best_supported, contrasted
 
@@ -49,6 +49,11 @@ if TYPE_CHECKING:
 COMPONENT = "verifier"
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 STANCES = ("agree", "disagree", "discuss")
+
+
+# The `misnamed` rule reads this many name variants of a claim (lexical, so cheap; the name
+# contrast scores at most 8 with the cross-encoder).
+MISNAMED_LIMIT = 64
 
 
 class VerifierConfig(AdapterConfig):
@@ -82,6 +87,13 @@ class VerifierConfig(AdapterConfig):
     # claim that one evidence sentence states as an extract would is not contrasted. False: the
     # variants of 1.6.0, any name for any other.
     contrast_roles: bool = False
+    # Misnamed: a claim that would pass, which no window sentence states but one states of other
+    # names (a name of the claim replaced by another of the window, roles kept, or two of its names
+    # trading places: model/name_variants.py; "states" as `stated` reads an extract), is read as
+    # contradicted. The cross-encoder reads "A beat B" and "B beat A" alike, and often a whole
+    # sentence with one name replaced; the words do not. Lexical, so it runs in every reading, the
+    # stance's too.
+    misnamed: bool = False
 
 
 def pair_ids(
@@ -215,6 +227,7 @@ class ClaimCheck:
     # The window's own verdict distribution (= probabilities unless sentence_support): the stance
     # veto reads this, as it was chosen on it.
     window_probabilities: dict[str, float]
+    misnamed: int | None = None  # the sentence that says it of other names (VerifierConfig.misnamed)
 
 
 class ClaimVerifier:
@@ -288,7 +301,8 @@ class ClaimVerifier:
         against each window sentence alone, and the sentence(s) most sure of the verdict are
         its evidence; otherwise, and for not_found, the best-retrieved sentence is. Pass
         `claim_vectors` when the claims are already encoded. `window_only`: every verdict is the
-        window's (no best-supported reading, no name contrast), for callers that read no more."""
+        window's (no best-supported reading, no name contrast; the lexical `misnamed` rule still
+        applies), for callers that read no more."""
         if not claims:
             return []
         cfg = self.config
@@ -333,6 +347,9 @@ class ClaimVerifier:
             readings.append(options[best_supported([p for p, _ in options])])
         if margin is not None:
             readings = self._name_contrast(claims, sentences, sent_toks, readings, margin)
+        misnamed: list[int | None] = [None] * len(claims)
+        if cfg.misnamed:
+            readings, misnamed = self._misnamed(claims, sentences, windows, readings)
         out = []
         for j, window in enumerate(windows):
             probs, seen = readings[j]
@@ -342,6 +359,8 @@ class ClaimVerifier:
             if mine and cfg.verdicts[label] != "not_found":
                 top = max(p for _, p in mine)
                 evidence = tuple(sorted(i for i, p in mine if p == top or p >= 0.5))
+            if misnamed[j] is not None:
+                evidence = (misnamed[j],)
             out.append(
                 ClaimCheck(
                     verdict=cfg.verdicts[label],
@@ -351,6 +370,7 @@ class ClaimVerifier:
                     window=window,
                     evidence=evidence,
                     window_probabilities=dict(zip(cfg.verdicts, verdict[j].tolist(), strict=True)),
+                    misnamed=misnamed[j],
                 )
             )
         return out
@@ -366,12 +386,10 @@ class ClaimVerifier:
         """Readings with every claim that would pass (supported, or P(supported) at the consistency
         threshold) scored again as its name variants against the sentences that supported it,
         unless (`contrast_roles`) one of them states it as an extract would."""
-        sup = self.config.verdicts.index("supported")
         roles = self.config.contrast_roles
         jobs: list[tuple[int, str, list[int]]] = []  # (claim, variant, evidence ids as already tokenised)
         for j, (probs, seen) in enumerate(readings):
-            passing = int(probs.argmax()) == sup or float(probs[sup]) >= self.config.consistency_threshold
-            if passing and not (roles and stated(claims[j], [sentences[i] for i in seen])):
+            if self._passing(probs) and not (roles and stated(claims[j], [sentences[i] for i in seen])):
                 evidence = [t for i in seen for t in sentence_tokens[i]]
                 variants = name_variants(claims[j], " ".join(sentences[i] for i in seen), roles=roles)
                 jobs += [(j, v, evidence) for v in variants]
@@ -386,3 +404,36 @@ class ClaimVerifier:
             if flipped is not None:
                 out[j] = (flipped, readings[j][1])
         return out
+
+    def _passing(self, probs: torch.Tensor) -> bool:
+        """Whether a reading would pass: supported, or P(supported) at the consistency threshold."""
+        sup = self.config.verdicts.index("supported")
+        return int(probs.argmax()) == sup or float(probs[sup]) >= self.config.consistency_threshold
+
+    def _misnamed(
+        self,
+        claims: Sequence[str],
+        sentences: Sequence[str],
+        windows: Sequence[EvidenceWindow],
+        readings: list[tuple[torch.Tensor, tuple[int, ...]]],
+    ) -> tuple[list[tuple[torch.Tensor, tuple[int, ...]]], list[int | None]]:
+        """Readings with every passing claim that its window states only of other names read as
+        contradicted (supported and contradicted swapped, as `contrasted` does), from the sentence
+        that states it so; and, per claim, that sentence (None where the rule did not apply)."""
+        sup, con = self.config.verdicts.index("supported"), self.config.verdicts.index("contradicted")
+        out = list(readings)
+        at: list[int | None] = [None] * len(claims)
+        for j, (probs, _) in enumerate(readings):
+            window = [sentences[i] for i in windows[j].indices]
+            claim = named_claim(claims[j], window)
+            if claim is None or not self._passing(probs) or stated(claim, window):
+                continue
+            variants = [*traded(claim), *name_variants(claim, " ".join(window), MISNAMED_LIMIT, roles=True)]
+            for variant in dict.fromkeys(variants):
+                if (n := stating(variant, window)) is not None:
+                    flipped = probs.clone()
+                    flipped[sup], flipped[con] = probs[con], probs[sup]
+                    at[j] = windows[j].indices[n]
+                    out[j] = (flipped, (at[j],))
+                    break
+        return out, at

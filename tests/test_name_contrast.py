@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from opslens.model.name_variants import exchangeable, name_variants, stated
+from opslens.model.name_variants import exchangeable, name_variants, named_claim, stated, stating, traded
 from opslens.model.readings import contrasted
 
 
@@ -123,3 +123,68 @@ def test_verify_reads_a_contrasted_claim_from_its_best_variant(margin: float | N
     assert got["contradicted"] == pytest.approx(float(best[0]), abs=1e-6)
     assert got["supported"] == pytest.approx(float(best[2]), abs=1e-6)
     assert checks[0].verdict == max(got, key=got.__getitem__)
+
+
+def test_two_names_trade_places_as_written_or_as_each_other_s_actor() -> None:
+    # Two nationalities: exchanged as written. A nationality and a country: each takes the other
+    # country's form in its own role, which gives back what the article said.
+    assert "Russian authorities said Ukrainian shelling hit Kherson." in traded(
+        "Ukrainian authorities said Russian shelling hit Kherson."
+    )
+    drones = "Russian drone footage showed that Ukraine lost 30 tanks near Vuhledar."
+    assert "Ukrainian drone footage showed that Russia lost 30 tanks near Vuhledar." in traded(drones)
+    # A person and a nationality never trade places ("Ukrainian says Zelenskiy …"), nor do names
+    # only listed together.
+    assert not any(t.startswith("Ukrainian says") for t in traded("Zelenskiy says Ukrainian forces held."))
+    assert traded("Russia and Ukraine held talks.") == []
+
+
+def test_stating_names_the_sentence_that_states_a_claim() -> None:
+    sentences = ["The weather was cold.", "Russian forces suffered heavy losses around Bakhmut."]
+    assert stating("Russian forces suffered heavy losses around Bakhmut.", sentences) == 1
+    assert stating("Ukrainian forces suffered heavy losses around Bakhmut.", sentences) is None
+
+
+@pytest.mark.parametrize("misnamed", [False, True])
+def test_a_claim_the_window_states_only_of_other_names_reads_contradicted(misnamed: bool) -> None:
+    from test_verifier import WordEncoder, tiny_net
+    from transformers import AutoTokenizer
+
+    from opslens.model.encoder import encoder_path
+    from opslens.model.verifier import ClaimVerifier, VerifierConfig
+
+    tok = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
+    # Threshold 0: every claim would pass. The rule is lexical, so a random tiny net shows it.
+    config = VerifierConfig(lora_r=4, lora_alpha=8, consistency_threshold=0.0, misnamed=misnamed)
+    verifier = ClaimVerifier(tiny_net(config), tok, WordEncoder())
+    sentences = [
+        "Russian drone footage showed that Ukraine lost 30 tanks near Vuhledar.",
+        "The weather in the region was cold and wet.",
+    ]
+    claims = [
+        "Ukrainian drone footage showed that Russia lost 30 tanks near Vuhledar.",  # traded
+        "Russian drone footage showed that Ukraine lost 30 tanks near Vuhledar.",  # stated
+        "Belarusian drone footage showed that Ukraine lost 30 tanks near Vuhledar.",  # replaced
+    ]
+    checks = verifier.verify(claims, sentences, attribute=False)
+    window = [c.window_probabilities for c in checks]
+    assert checks[1].misnamed is None and checks[1].probabilities == window[1]
+    for check, plain in zip([checks[0], checks[2]], [window[0], window[2]], strict=True):
+        if not misnamed:
+            assert check.misnamed is None and check.probabilities == plain
+            continue
+        assert check.misnamed == 0 and check.evidence == (0,)
+        assert check.probabilities["contradicted"] == pytest.approx(plain["supported"])
+        assert check.probabilities["supported"] == pytest.approx(plain["contradicted"])
+        assert check.probabilities["not_found"] == pytest.approx(plain["not_found"])
+
+
+def test_the_name_rules_read_no_headline_and_no_common_first_word_as_a_name() -> None:
+    evidence = ["Jasmine Tridevil says she had a third breast implanted.", "President Zelenskiy spoke."]
+    # Title Case: every word looks like a name, so the lexical rules do not read it.
+    assert named_claim("Hermaphroditic Cat Is Getting Gender Assignment Surgery", evidence) is None
+    # A first word is a name only if it names a country or the evidence capitalises it mid-sentence.
+    assert named_claim("Woman has third breast implanted", evidence) == "woman has third breast implanted"
+    assert named_claim("Zelenskiy spoke to reporters.", evidence) == "Zelenskiy spoke to reporters."
+    assert named_claim("Russian forces held.", evidence) == "Russian forces held."
+    assert named_claim("Ukraine has retaken Bakhmut", evidence) == "Ukraine has retaken Bakhmut"

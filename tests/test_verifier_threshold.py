@@ -87,6 +87,10 @@ def test_shipped_name_contrast_was_chosen_on_validation_claims() -> None:
     roles = meta["config"].get("contrast_roles", False)
     assert meta["training"].get("contrast_roles", {"value": False})["value"] == roles
     assert ("--contrast-roles on" in chosen["command"]) == roles
+    # And with the misnamed rule the artifact serves (it reads the same claims before the margin).
+    misnamed = meta["config"].get("misnamed", False)
+    assert meta["training"].get("misnamed", {"value": False})["value"] == misnamed
+    assert ("--misnamed on" in chosen["command"]) == misnamed
     assert chosen["balanced_accuracy"] > chosen["balanced_accuracy_without"]
     # The claims come from the configs' validation articles; the configs are in the repository.
     root = Path(__file__).resolve().parents[1]

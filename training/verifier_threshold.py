@@ -18,6 +18,8 @@ weights and their sha256 are untouched, and the model card is re-rendered.
 - `name_contrast` (with `--claims-config`): see training/verifier_contrast.py. `--contrast-only
   --backend onnx` (or bf16) reads the validation claims with that backend and prints the margin
   it would choose (measure-only: the artifact holds one margin, chosen on torch's reading).
+  `--contrast-roles` and `--misnamed on|off` set those rules for the reading (default: the
+  artifact's); --write stores them with the margin.
 
     python -m opslens.training.verifier_threshold --pairs PAIRS.npz [MORE.npz ...] \
         [--claims-config CONFIG.json ...] [--write]
@@ -237,6 +239,13 @@ def main(argv: list[str] | None = None) -> int:
         help="variants that keep names' roles (VerifierConfig.contrast_roles); default: the artifact's",
     )
     parser.add_argument(
+        "--misnamed",
+        choices=["on", "off"],
+        default=None,
+        help="read claims the window states only of other names as contradicted "
+        "(VerifierConfig.misnamed); default: the artifact's",
+    )
+    parser.add_argument(
         "--backend",
         choices=BACKENDS,
         default="torch",
@@ -256,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     verifier = ClaimVerifier.load(args.artifact, encoder, backend=args.backend, threads=args.threads)
     if args.contrast_roles is not None:
         verifier.config = verifier.config.model_copy(update={"contrast_roles": args.contrast_roles == "on"})
+    if args.misnamed is not None:
+        verifier.config = verifier.config.model_copy(update={"misnamed": args.misnamed == "on"})
     if args.contrast_only:
         return _contrast_only(verifier, args)
     val = validation_probabilities(verifier, args.pairs)
@@ -288,12 +299,13 @@ def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
     """The name contrast margin alone (for new variants on the same weights), at the threshold the
     artifact holds; --write stores it and the contrast_roles it was chosen with."""
     claims = [c for path in args.claims_config for c in validation_claims(path)]
-    roles = verifier.config.contrast_roles
+    roles, misnamed = verifier.config.contrast_roles, verifier.config.misnamed
     backend = "" if args.backend == "torch" else f" --backend {args.backend}"
     configs = " ".join(map(str, args.claims_config))
     command = (
         f"python -m opslens.training.verifier_threshold --contrast-only --contrast-roles "
-        f"{'on' if roles else 'off'}{backend} --claims-config {configs}{'' if backend else ' --write'}"
+        f"{'on' if roles else 'off'} --misnamed {'on' if misnamed else 'off'}{backend} "
+        f"--claims-config {configs}{'' if backend else ' --write'}"
     )
     threshold = verifier.config.consistency_threshold
     chosen = {
@@ -301,12 +313,15 @@ def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
             contrast_readings(verifier, claims), threshold, args.claims_config, command
         ),
         "contrast_roles": {"value": roles, "command": command},
+        "misnamed": {"value": misnamed, "command": command},
     }
     print(json.dumps(chosen, indent=2))
     if args.write:
         write(args.artifact, chosen)
         margin = chosen["name_contrast"]["value"]
-        print(f"wrote name_contrast={margin}, contrast_roles={roles} into {args.artifact}")
+        print(
+            f"wrote name_contrast={margin}, contrast_roles={roles}, misnamed={misnamed} into {args.artifact}"
+        )
     return 0
 
 
