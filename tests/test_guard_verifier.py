@@ -102,16 +102,12 @@ def test_all_rejected_falls_back_under_drop_sentence() -> None:
     "wrong",
     [
         # A name replaced by another of the sentence's: the article has Russian forces suffering the
-        # losses. A known miss of the shipped verifier (weights 1.2.0): with the whole sentence the
-        # claim and its "Russian" variant score alike, so the name contrast does not fire (it does
-        # on the shorter claim in test_verify_api.py). Strict, so a model that fixes it fails here
-        # until the mark goes.
-        pytest.param(
-            "Ukrainian forces have suffered massive losses in recent weeks around Bakhmut and Vuhledar, "
-            "a town that is close to the dividing line between the eastern and the southern theaters of "
-            "the war.",
-            marks=pytest.mark.xfail(strict=True, reason="known miss (name swap, whole sentence)"),
-        ),
+        # losses. With the whole sentence the claim and its "Russian" variant score alike, so the
+        # name contrast does not fire (it does on the shorter claim in test_verify_api.py); since
+        # 1.7.1 the `misnamed` rule does: the article states the sentence only of Russian forces.
+        "Ukrainian forces have suffered massive losses in recent weeks around Bakhmut and Vuhledar, "
+        "a town that is close to the dividing line between the eastern and the southern theaters of "
+        "the war.",
         # Negated.
         "Russian forces have not suffered massive losses in recent weeks around Bakhmut and Vuhledar, "
         "a town that is close to the dividing line between the eastern and the southern theaters of the war.",
