@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from opslens.corpus import load_table
 from opslens.eval.loadgen import markdown_table, percentile
 from opslens.model.options import BACKENDS, Backend
@@ -53,8 +55,6 @@ class Reading:
 def related_pairs(rows: list[dict[str, Any]], n: int, seed: int) -> list[tuple[str, str]]:
     """(headline, body) of a seeded sample of `n` related pairs (the stance is not `unrelated`),
     in file order, so the same file, n and seed always give the same claims."""
-    import numpy as np
-
     related = [r for r in rows if r["stance"] != "unrelated"]
     if not related:
         raise ValueError("no related pairs in the data (every stance is 'unrelated')")

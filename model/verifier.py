@@ -424,9 +424,11 @@ class ClaimVerifier:
         out = list(readings)
         at: list[int | None] = [None] * len(claims)
         for j, (probs, _) in enumerate(readings):
+            if not self._passing(probs):
+                continue
             window = [sentences[i] for i in windows[j].indices]
             claim = named_claim(claims[j], window)
-            if claim is None or not self._passing(probs) or stated(claim, window):
+            if claim is None or stated(claim, window):
                 continue
             variants = [*traded(claim), *name_variants(claim, " ".join(window), MISNAMED_LIMIT, roles=True)]
             for variant in dict.fromkeys(variants):

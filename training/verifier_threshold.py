@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
     """The name contrast margin alone (for new variants on the same weights), at the threshold the
-    artifact holds; --write stores it and the contrast_roles it was chosen with."""
+    artifact holds; --write stores it and the contrast_roles and misnamed it was chosen with."""
     claims = [c for path in args.claims_config for c in validation_claims(path)]
     roles, misnamed = verifier.config.contrast_roles, verifier.config.misnamed
     backend = "" if args.backend == "torch" else f" --backend {args.backend}"
