@@ -18,6 +18,7 @@ the contrast decided on noise there.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -243,6 +244,29 @@ def stating(claim: str, sentences: Sequence[str], share: float = STATED_SHARE) -
         if best >= need_key * heavy and best - need_key * heavy >= need_rest:
             return n
     return None
+
+
+def favoured(claim: str, variants: Sequence[str], sentences: Sequence[str]) -> list[str]:
+    """The variants some sentence shares at least as many word pairs with as any shares with the
+    claim: only they can be better supported than it. A faithful claim shares its names' own
+    neighbours with its evidence ("Ukrainian forces have inflicted"), so its variants lose them and
+    are not read; a claim that puts a name where the evidence has another one ("Ukrainian forces
+    have suffered" where the article says Russian) gains pairs as the variant, and a claim no
+    sentence words like it ties and is read."""
+    if not sentences:
+        return []
+    own = max(len(_pairs(claim) & _sentence_pairs(s)) for s in sentences)
+    return [v for v in variants if max(len(_pairs(v) & _sentence_pairs(s)) for s in sentences) >= own]
+
+
+def _pairs(text: str) -> frozenset[tuple[str, str]]:
+    return frozenset(itertools.pairwise(words(text)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _sentence_pairs(sentence: str) -> frozenset[tuple[str, str]]:
+    """A sentence's adjacent word pairs: read once for every claim and variant screened against it."""
+    return _pairs(sentence)
 
 
 @functools.lru_cache(maxsize=4096)

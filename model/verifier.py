@@ -39,7 +39,7 @@ from opslens.model.evidence import (
     select_window,
 )
 from opslens.model.lora import AdapterConfig, adapted, check_base, load_base, served_encoder
-from opslens.model.name_variants import name_variants, named_claim, stated, stating, traded
+from opslens.model.name_variants import favoured, name_variants, named_claim, stated, stating, traded
 from opslens.model.options import DEFAULT_BACKEND, Backend
 from opslens.model.readings import VERDICTS, best_supported, contrasted
 
@@ -87,6 +87,10 @@ class VerifierConfig(AdapterConfig):
     # claim that one evidence sentence states as an extract would is not contrasted. False: the
     # variants of 1.6.0, any name for any other.
     contrast_roles: bool = False
+    # The contrast reads only the variants its evidence favours as much as the claim by their words
+    # (`name_variants.favoured`: as many shared word pairs in one sentence): the others cannot be
+    # better supported, and each read variant costs a cross-encoder row of the whole window.
+    contrast_screen: bool = False
     # Misnamed: a claim that would pass, which no window sentence states but one states of other
     # names (a name of the claim replaced by another of the window, roles kept, or two of its names
     # trading places: model/name_variants.py; "states" as `stated` reads an extract), is read as
@@ -392,6 +396,8 @@ class ClaimVerifier:
             if self._passing(probs) and not (roles and stated(claims[j], [sentences[i] for i in seen])):
                 evidence = [t for i in seen for t in sentence_tokens[i]]
                 variants = name_variants(claims[j], " ".join(sentences[i] for i in seen), roles=roles)
+                if self.config.contrast_screen:
+                    variants = favoured(claims[j], variants, [sentences[i] for i in seen])
                 jobs += [(j, v, evidence) for v in variants]
         if not jobs:
             return readings

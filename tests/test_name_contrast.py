@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from opslens.model.name_variants import exchangeable, name_variants, named_claim, stated, stating, traded
+from opslens.model.name_variants import (
+    exchangeable,
+    favoured,
+    name_variants,
+    named_claim,
+    stated,
+    stating,
+    traded,
+)
 from opslens.model.readings import contrasted
 
 
@@ -87,6 +95,28 @@ def test_a_claim_is_stated_when_one_sentence_holds_its_names_and_numbers_in_orde
     assert not stated("Russia lost nearly 30 armored vehicles, tanks and jets near Vuhledar.", [drone])
 
 
+def test_the_screen_keeps_the_variants_the_evidence_words_as_the_claim_or_better() -> None:
+    evidence = [
+        "Russian forces have suffered massive losses in recent weeks around Bakhmut and Vuhledar.",
+        "Zelenskiy says Ukrainian forces have inflicted significant losses on Russia.",
+    ]
+    # A name where the evidence has another: the variant with the evidence's name shares more.
+    wrong = "Ukrainian forces have suffered massive losses around Bakhmut."
+    variants = name_variants(wrong, " ".join(evidence), roles=True)
+    assert favoured(wrong, variants, evidence) == [
+        "Russian forces have suffered massive losses around Bakhmut."
+    ]
+    # A faithful claim shares its names' own neighbours: no variant can match it, none is read.
+    right = "Zelenskiy says Ukrainian forces have inflicted losses on Russia."
+    assert name_variants(right, " ".join(evidence), roles=True)
+    assert favoured(right, name_variants(right, " ".join(evidence), roles=True), evidence) == []
+    # Words no sentence shares leave the claim and its variants tied: every variant is read.
+    loose = "Kyiv reports that Moscow's army lost heavily."
+    variants = name_variants(loose, " ".join(evidence), roles=True)
+    assert variants and favoured(loose, variants, evidence) == variants
+    assert favoured(loose, variants, []) == []
+
+
 def test_contrast_flips_a_claim_whose_variant_is_better_supported() -> None:
     claim = torch.tensor([0.55, 0.15, 0.30])
     variants = torch.tensor([[0.20, 0.70, 0.10], [0.90, 0.02, 0.08]])
@@ -94,8 +124,8 @@ def test_contrast_flips_a_claim_whose_variant_is_better_supported() -> None:
     assert contrasted(claim, variants, 0.4) is None  # 0.90 - 0.55 < 0.4
 
 
-@pytest.mark.parametrize("margin", [None, -1.0])
-def test_verify_reads_a_contrasted_claim_from_its_best_variant(margin: float | None) -> None:
+@pytest.mark.parametrize(("margin", "screen"), [(None, False), (-1.0, False), (-1.0, True)])
+def test_verify_reads_a_contrasted_claim_from_its_best_variant(margin: float | None, screen: bool) -> None:
     from test_verifier import SENTENCES, WordEncoder, tiny_net
     from transformers import AutoTokenizer
 
@@ -105,17 +135,32 @@ def test_verify_reads_a_contrasted_claim_from_its_best_variant(margin: float | N
     tok = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
     # Threshold 0: every claim would pass, so every claim with a variant is contrasted; margin
     # -1: every contrast flips. A random tiny net still shows where each number comes from.
-    config = VerifierConfig(lora_r=4, lora_alpha=8, consistency_threshold=0.0, name_contrast=margin)
+    config = VerifierConfig(
+        lora_r=4, lora_alpha=8, consistency_threshold=0.0, name_contrast=margin, contrast_screen=screen
+    )
     verifier = ClaimVerifier(tiny_net(config), tok, WordEncoder())
-    claims = ["Ukrainian forces suffered heavy losses around Bakhmut.", "the weather was cold."]
+    claims = [
+        "Ukrainian forces suffered heavy losses around Bakhmut.",
+        "the weather was cold.",
+        "Russian forces suffered heavy losses around Bakhmut.",  # the article's own words
+    ]
     checks = verifier.verify(claims, SENTENCES, attribute=False)
     window = [c.window_probabilities for c in checks]
     assert checks[1].probabilities == window[1]  # no name, no variant
+    # Screened, no variant of a sentence's own words is read; else each is (roles off).
+    assert (checks[2].probabilities == window[2]) == (margin is None or screen)
     if margin is None:
         assert checks[0].probabilities == window[0]
         return
-    evidence = " ".join(SENTENCES[i] for i in checks[0].window.indices)
+    seen = [SENTENCES[i] for i in checks[0].window.indices]
+    evidence = " ".join(seen)
     variants = name_variants(claims[0], evidence)
+    if screen:
+        kept = favoured(claims[0], variants, seen)
+        # The evidence's "Russian forces" is read; names trading places lose its word pairs.
+        assert "Russian forces suffered heavy losses around Bakhmut." in kept
+        assert "Bakhmut forces suffered heavy losses around Ukrainian." in set(variants) - set(kept)
+        variants = kept
     ids = verifier.tokens([*variants, evidence])
     scored, _ = verifier.probabilities([(v, ids[-1]) for v in ids[:-1]])
     best = scored[int(scored[:, 0].argmax())]

@@ -13,7 +13,7 @@ import pytest
 from opslens.model.artifact import SHIPPED_ARTIFACT, load_component_state, verify_artifact
 from opslens.model.verifier import COMPONENT, VerifierConfig
 from opslens.training.verifier_contrast import ContrastReadings, choose_name_contrast
-from opslens.training.verifier_threshold import balanced_accuracy, best_threshold, main, write
+from opslens.training.verifier_threshold import RULES, balanced_accuracy, best_threshold, main, write
 
 
 def test_best_threshold_maximises_balanced_accuracy() -> None:
@@ -83,14 +83,13 @@ def test_shipped_name_contrast_was_chosen_on_validation_claims() -> None:
     chosen = meta["training"]["name_contrast"]
     assert meta["config"]["name_contrast"] == chosen["value"] is not None
     assert meta["config"]["consistency_threshold"] == chosen["threshold"]
-    # The margin was chosen with the variants the artifact serves (contrast_roles on or off).
-    roles = meta["config"].get("contrast_roles", False)
-    assert meta["training"].get("contrast_roles", {"value": False})["value"] == roles
-    assert ("--contrast-roles on" in chosen["command"]) == roles
-    # And with the misnamed rule the artifact serves (it reads the same claims before the margin).
-    misnamed = meta["config"].get("misnamed", False)
-    assert meta["training"].get("misnamed", {"value": False})["value"] == misnamed
-    assert ("--misnamed on" in chosen["command"]) == misnamed
+    # The margin was chosen with the rules the artifact serves (its variants, which it reads, the
+    # misnamed rule that reads the same claims before it), each stored beside it.
+    for key, (flag, _) in RULES.items():
+        served = meta["config"].get(key, False)
+        assert meta["training"].get(key, {"value": False})["value"] == served
+        if key in meta["training"]:
+            assert f"{flag} {'on' if served else 'off'}" in chosen["command"]
     assert chosen["balanced_accuracy"] > chosen["balanced_accuracy_without"]
     # The claims come from the configs' validation articles; the configs are in the repository.
     root = Path(__file__).resolve().parents[1]

@@ -18,8 +18,8 @@ weights and their sha256 are untouched, and the model card is re-rendered.
 - `name_contrast` (with `--claims-config`): see training/verifier_contrast.py. `--contrast-only
   --backend onnx` (or bf16) reads the validation claims with that backend and prints the margin
   it would choose (measure-only: the artifact holds one margin, chosen on torch's reading).
-  `--contrast-roles` and `--misnamed on|off` set those rules for the reading (default: the
-  artifact's); --write stores them with the margin.
+  `--contrast-roles`, `--contrast-screen` and `--misnamed on|off` set those rules for the
+  reading (default: the artifact's); --write stores them with the margin.
 
     python -m opslens.training.verifier_threshold --pairs PAIRS.npz [MORE.npz ...] \
         [--claims-config CONFIG.json ...] [--write]
@@ -52,6 +52,13 @@ SUPPORTED = NLI_LABELS.index("entailment")
 CONTRADICTED = NLI_LABELS.index("contradiction")
 AGREE, DISAGREE, DISCUSS = (STANCES.index(s) for s in ("agree", "disagree", "discuss"))
 NEGATION = "synthetic:negation"
+# The lexical rules the name contrast is read with: VerifierConfig key -> (flag, what it does).
+# Given on the command line they override the artifact's, and they are stored with the margin.
+RULES = {
+    "contrast_roles": ("--contrast-roles", "variants that keep names' roles"),
+    "contrast_screen": ("--contrast-screen", "read only the variants the evidence's words favour"),
+    "misnamed": ("--misnamed", "read claims the window states only of other names as contradicted"),
+}
 
 
 def balanced_accuracy(positive: np.ndarray, predicted: np.ndarray) -> float:
@@ -232,19 +239,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="choose the name contrast margin alone, at the artifact's consistency threshold (no pairs)",
     )
-    parser.add_argument(
-        "--contrast-roles",
-        choices=["on", "off"],
-        default=None,
-        help="variants that keep names' roles (VerifierConfig.contrast_roles); default: the artifact's",
-    )
-    parser.add_argument(
-        "--misnamed",
-        choices=["on", "off"],
-        default=None,
-        help="read claims the window states only of other names as contradicted "
-        "(VerifierConfig.misnamed); default: the artifact's",
-    )
+    for key, (flag, meaning) in RULES.items():
+        parser.add_argument(
+            flag,
+            choices=["on", "off"],
+            default=None,
+            help=f"{meaning} (VerifierConfig.{key}); default: the artifact's",
+        )
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -263,10 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
     encoder = load_encoder(args.backend, threads=args.threads)
     verifier = ClaimVerifier.load(args.artifact, encoder, backend=args.backend, threads=args.threads)
-    if args.contrast_roles is not None:
-        verifier.config = verifier.config.model_copy(update={"contrast_roles": args.contrast_roles == "on"})
-    if args.misnamed is not None:
-        verifier.config = verifier.config.model_copy(update={"misnamed": args.misnamed == "on"})
+    verifier.config = verifier.config.model_copy(update=_rules_given(args))
     if args.contrast_only:
         return _contrast_only(verifier, args)
     val = validation_probabilities(verifier, args.pairs)
@@ -279,13 +277,15 @@ def main(argv: list[str] | None = None) -> int:
         verifier.config = verifier.config.model_copy(
             update={"consistency_threshold": chosen["consistency_threshold"]["value"]}
         )
-        command = f"{_command(args.pairs)} --claims-config {' '.join(map(str, args.claims_config))}"
+        configs = " ".join(map(str, args.claims_config))
+        command = f"{_command(args.pairs)}{_rule_flags(verifier)} --claims-config {configs}"
         chosen["name_contrast"] = choose_name_contrast(
             contrast_readings(verifier, claims),
             chosen["consistency_threshold"]["value"],
             args.claims_config,
             command,
         )
+        chosen |= _rule_records(verifier, command)
     chosen["agree_needs_support"] = choose_support_rule(val, chosen["stance_veto"]["value"], args.pairs)
     print(json.dumps(chosen, indent=2))
     if args.write:
@@ -297,14 +297,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
     """The name contrast margin alone (for new variants on the same weights), at the threshold the
-    artifact holds; --write stores it and the contrast_roles and misnamed it was chosen with."""
+    artifact holds; --write stores it and the rules (`RULES`) it was chosen with."""
     claims = [c for path in args.claims_config for c in validation_claims(path)]
-    roles, misnamed = verifier.config.contrast_roles, verifier.config.misnamed
     backend = "" if args.backend == "torch" else f" --backend {args.backend}"
     configs = " ".join(map(str, args.claims_config))
     command = (
-        f"python -m opslens.training.verifier_threshold --contrast-only --contrast-roles "
-        f"{'on' if roles else 'off'} --misnamed {'on' if misnamed else 'off'}{backend} "
+        f"python -m opslens.training.verifier_threshold --contrast-only{_rule_flags(verifier)}{backend} "
         f"--claims-config {configs}{'' if backend else ' --write'}"
     )
     threshold = verifier.config.consistency_threshold
@@ -312,17 +310,34 @@ def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
         "name_contrast": choose_name_contrast(
             contrast_readings(verifier, claims), threshold, args.claims_config, command
         ),
-        "contrast_roles": {"value": roles, "command": command},
-        "misnamed": {"value": misnamed, "command": command},
+        **_rule_records(verifier, command),
     }
     print(json.dumps(chosen, indent=2))
     if args.write:
         write(args.artifact, chosen)
-        margin = chosen["name_contrast"]["value"]
-        print(
-            f"wrote name_contrast={margin}, contrast_roles={roles}, misnamed={misnamed} into {args.artifact}"
-        )
+        values = ", ".join(f"{key}={record['value']}" for key, record in chosen.items())
+        print(f"wrote {values} into {args.artifact}")
     return 0
+
+
+def _rules_given(args: argparse.Namespace) -> dict[str, bool]:
+    """The rules set on the command line, as VerifierConfig updates."""
+    given = {
+        key: getattr(args, flag.removeprefix("--").replace("-", "_")) for key, (flag, _) in RULES.items()
+    }
+    return {key: value == "on" for key, value in given.items() if value is not None}
+
+
+def _rule_flags(verifier: ClaimVerifier) -> str:
+    """The rules the claims were read with, as the flags that repeat that reading."""
+    return "".join(
+        f" {flag} {'on' if getattr(verifier.config, key) else 'off'}" for key, (flag, _) in RULES.items()
+    )
+
+
+def _rule_records(verifier: ClaimVerifier, command: str) -> dict[str, dict[str, Any]]:
+    """The rules the margin was chosen with, stored beside it (they change what it reads)."""
+    return {key: {"value": getattr(verifier.config, key), "command": command} for key in RULES}
 
 
 if __name__ == "__main__":
