@@ -85,9 +85,7 @@ def render_card(folder: Path) -> str:
             out.append(f"- {note}")
         out.append("")
         out += _threshold(train.get("consistency_threshold")) + _veto(train.get("stance_veto"))
-        out += _support_rule(train.get("agree_needs_support")) + _contrast(
-            train.get("name_contrast"), train.get("contrast_roles"), train.get("misnamed")
-        )
+        out += _support_rule(train.get("agree_needs_support")) + _contrast(train)
     evaluation = folder / EVALUATION
     if evaluation.is_file():
         records = json.loads(evaluation.read_text(encoding="utf-8"))
@@ -167,25 +165,25 @@ def _support_rule(chosen: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def _contrast(
-    chosen: dict[str, Any] | None, roles: dict[str, Any] | None = None, misnamed: dict[str, Any] | None = None
-) -> list[str]:
-    """How the name contrast margin was chosen (training/verifier_contrast.py)."""
+# The lexical rules the name contrast's margin was read with (VerifierConfig keys), as the card
+# says them when the record has them on.
+CONTRAST_RULES = {
+    "contrast_roles": " Its variants keep names' roles (a nationality for a nationality; a country, its "
+    "capital and nationality are one actor), and a claim an evidence sentence states as an extract is "
+    "not contrasted (`contrast_roles`).",
+    "contrast_screen": " Only the variants an evidence sentence shares as many word pairs with as any "
+    "shares with the claim are read (`contrast_screen`).",
+    "misnamed": " A claim its window states only of other names (one replaced, or two trading places) is "
+    "read as contradicted (`misnamed`), in these readings too.",
+}
+
+
+def _contrast(train: dict[str, Any]) -> list[str]:
+    """How the name contrast margin was chosen (training/verifier_contrast.py), with its rules."""
+    chosen = train.get("name_contrast")
     if not chosen:
         return []
-    lexical = (
-        " A claim its window states only of other names (one replaced, or two trading places) is "
-        "read as contradicted (`misnamed`), in these readings too."
-        if misnamed and misnamed.get("value")
-        else ""
-    )
-    kept = (
-        " Its variants keep names' roles (a nationality for a nationality; a country, its capital and "
-        "nationality are one actor), and a claim an evidence sentence states as an extract is not "
-        "contrasted (`contrast_roles`)."
-        if roles and roles.get("value")
-        else ""
-    )
+    rules = "".join(said for key, said in CONTRAST_RULES.items() if (train.get(key) or {}).get("value"))
     shown = ("synthetic:names_swapped", "synthetic:name_swap", "summary:name_swap", "summary:reference")
     passed = ", ".join(
         f"{s} {chosen['passed_by_source_without'][s]:.0%} → {chosen['passed_by_source'][s]:.0%}"
@@ -197,8 +195,7 @@ def _contrast(
         f"is read as contradicted. Chosen as {chosen['method']}: balanced accuracy "
         f"{chosen['balanced_accuracy']} (without: {chosen['balanced_accuracy_without']}) on "
         f"{chosen['claims']} claims ({chosen['supported']} supported); passed at the threshold: {passed}."
-        + kept
-        + lexical,
+        + rules,
         "",
         "```",
         chosen["command"],

@@ -87,3 +87,18 @@ def test_an_abstractive_record_names_its_policy(tmp_path: Path) -> None:
     assert "policy" not in records["summarization: news_heldout.jsonl.gz"]  # extractive: no such choice
     card = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert card.count("Faithfulness policy `replace_sentence`, `max_words` 60.") == 1
+
+
+def test_the_name_contrast_says_each_rule_it_was_read_with(tmp_path: Path) -> None:
+    folder = tmp_path / "a"
+    shutil.copytree(SHIPPED_ARTIFACT, folder)
+    path = folder / "verifier.json"
+    meta = json.loads(path.read_text())
+    for key, value in [("contrast_roles", True), ("contrast_screen", False), ("misnamed", True)]:
+        meta["training"][key] = {"value": value, "command": "cmd"}
+    path.write_text(json.dumps(meta))
+    card = render_card(folder)
+    assert "(`contrast_roles`)" in card and "(`misnamed`)" in card and "(`contrast_screen`)" not in card
+    del meta["training"]["name_contrast"]  # no margin chosen: nothing said of its rules
+    path.write_text(json.dumps(meta))
+    assert "`misnamed`" not in render_card(folder)
