@@ -85,7 +85,8 @@ def render_card(folder: Path) -> str:
             out.append(f"- {note}")
         out.append("")
         out += _threshold(train.get("consistency_threshold")) + _veto(train.get("stance_veto"))
-        out += _support_rule(train.get("agree_needs_support")) + _contrast(train)
+        out += _support_rule(train.get("agree_needs_support")) + _restated(train.get("restated_agree"))
+        out += _contrast(train)
     evaluation = folder / EVALUATION
     if evaluation.is_file():
         records = json.loads(evaluation.read_text(encoding="utf-8"))
@@ -152,15 +153,39 @@ def _threshold(chosen: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _opening(text: str) -> str:
+    """`text` as a sentence's start: its first letter capitalised, the rest as written
+    (str.capitalize would lower-case "FNC-1")."""
+    return text[:1].upper() + text[1:]
+
+
 def _support_rule(chosen: dict[str, Any] | None) -> list[str]:
     """Whether an unsupported `agree` becomes `discuss` (training/verifier_threshold.py)."""
     if not chosen:
         return []
     return [
         f"Agree needs support: **{'on' if chosen['value'] else 'off'}**: an `agree` whose verdict is "
-        f"not_found becomes `discuss`. {chosen['method'].capitalize()}: stance macro-F1 "
+        f"not_found becomes `discuss`. {_opening(chosen['method'])}: stance macro-F1 "
         f"{chosen['stance_macro_f1']} (without: {chosen['stance_macro_f1_without']}) on "
         f"{chosen['fnc1_related_pairs']} pairs, {chosen['agree_turned_discuss']} agree turned discuss.",
+        "",
+    ]
+
+
+def _restated(chosen: dict[str, Any] | None) -> list[str]:
+    """Whether a claim the window restates is agreed with (measured with `opslens eval stance`)."""
+    if not chosen:
+        return []
+    return [
+        f"Restated agree: **{'on' if chosen['value'] else 'off'}**: a claim that a window sentence "
+        "restates in its own words, read supported, is agreed with. "
+        f"{_opening(chosen['method'])}: stance macro-F1 {chosen['stance_macro_f1']} (without: "
+        f"{chosen['stance_macro_f1_without']}) on {chosen['pairs']} pairs, {chosen['labels_changed']} "
+        "label(s) changed.",
+        "",
+        "```",
+        *chosen["commands"],
+        "```",
         "",
     ]
 

@@ -269,6 +269,36 @@ def _sentence_pairs(sentence: str) -> frozenset[tuple[str, str]]:
     return _pairs(sentence)
 
 
+# Words that negate what a sentence says ("didn't" is read as "didn" and "t").
+NEGATIONS = frozenset(
+    ["not", "no", "never", "nor", "none", "nothing", "nobody", "neither", "without", "cannot", "t"]
+)
+
+
+def restating(claim: str, sentences: Sequence[str]) -> int | None:
+    """The first of `sentences` that `claim` restates: each states the other as `stated` reads
+    it (every name and number of either in the other, in order, with 80% of the other words),
+    with the same negations (`stated` reads "not" as a function word), neither a question; None
+    when none does. An article asserts such a claim in its own words ("Is Macaulay Culkin dead?"
+    asserts nothing)."""
+    if _asks(claim):
+        return None
+    negated = sorted(w for w in words(claim) if w in NEGATIONS)
+    for n, sentence in enumerate(sentences):
+        if (
+            not _asks(sentence)
+            and sorted(w for w in _words(sentence)[0] if w in NEGATIONS) == negated
+            and stated(claim, [sentence])
+            and stated(sentence, [claim])
+        ):
+            return n
+    return None
+
+
+def _asks(text: str) -> bool:
+    return text.rstrip().rstrip("\"'”’)").endswith("?")
+
+
 @functools.lru_cache(maxsize=4096)
 def _words(sentence: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """A sentence's words and their set: read once for every claim and variant checked against it."""

@@ -22,11 +22,12 @@ from opslens.model.lexical import (
     pair_features,
     sentence_features,
 )
+from opslens.model.name_variants import restating
 from opslens.model.results import Evidence, Stance
 from opslens.model.text import Sentence
 
 if TYPE_CHECKING:
-    from opslens.model.verifier import ClaimVerifier
+    from opslens.model.verifier import ClaimCheck, ClaimVerifier
 
 
 class StanceConfig(BaseModel):
@@ -165,6 +166,17 @@ def claim_stances(
     return out
 
 
+def _restated(claim: str, check: ClaimCheck, sentences: Sequence[Sentence]) -> bool:
+    """Whether a window sentence restates the claim (`name_variants.restating`) and the verdict
+    reads it supported, with no other names (`misnamed`)."""
+    if check.verdict != "supported" or check.misnamed is not None:
+        return False
+    return (
+        restating(" ".join(claim.split()), [sentences[i].normalized for i in check.window.indices])
+        is not None
+    )
+
+
 def verified_stances(
     verifier: ClaimVerifier,
     stances: Sequence[Stance],
@@ -212,6 +224,13 @@ def verified_stances(
             # No sentence supports it: the article does not assert it, at most reports on it.
             probs["agree"], probs["discuss"] = probs["discuss"], probs["agree"]
             label = "discuss"
+        elif (
+            label != "agree" and verifier.config.restated_agree and _restated(stance.claim, check, sentences)
+        ):
+            # The article says it in the claim's own words: it asserts it. Agree and the label
+            # the head chose trade places.
+            probs["agree"], probs[label] = probs[label], probs["agree"]
+            label = "agree"
         probs["unrelated"] = p_unrelated
         evidence = stance.evidence
         if check.evidence:

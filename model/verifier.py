@@ -98,6 +98,11 @@ class VerifierConfig(AdapterConfig):
     # sentence with one name replaced; the words do not. Lexical, so it runs in every reading, the
     # stance's too.
     misnamed: bool = False
+    # Stance: a claim that a window sentence restates in its own words (each an extract of the
+    # other, same negations: `name_variants.restating`) and the verdict reads supported is
+    # agreed with: the article asserts it. The stance head calls some of the article's own
+    # sentences discuss or disagree.
+    restated_agree: bool = False
 
 
 def pair_ids(

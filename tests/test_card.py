@@ -102,3 +102,11 @@ def test_the_name_contrast_says_each_rule_it_was_read_with(tmp_path: Path) -> No
     del meta["training"]["name_contrast"]  # no margin chosen: nothing said of its rules
     path.write_text(json.dumps(meta))
     assert "`misnamed`" not in render_card(folder)
+
+
+def test_the_card_says_how_restated_agree_was_kept_in_the_record_s_own_words() -> None:
+    card = render_card(SHIPPED_ARTIFACT)
+    record = json.loads((SHIPPED_ARTIFACT / "verifier.json").read_text())["training"]["restated_agree"]
+    assert f"Restated agree: **{'on' if record['value'] else 'off'}**" in card
+    assert all(command in card for command in record["commands"])
+    assert "macro-F1 on the FNC-1 validation" in card and "validation fnc-1" not in card  # capitals kept

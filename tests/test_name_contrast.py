@@ -10,6 +10,7 @@ from opslens.model.name_variants import (
     favoured,
     name_variants,
     named_claim,
+    restating,
     stated,
     stating,
     traded,
@@ -233,3 +234,48 @@ def test_the_name_rules_read_no_headline_and_no_common_first_word_as_a_name() ->
     assert named_claim("Zelenskiy spoke to reporters.", evidence) == "Zelenskiy spoke to reporters."
     assert named_claim("Russian forces held.", evidence) == "Russian forces held."
     assert named_claim("Ukraine has retaken Bakhmut", evidence) == "Ukraine has retaken Bakhmut"
+
+
+def test_a_claim_restates_a_sentence_when_each_is_an_extract_of_the_other() -> None:
+    sentence = "Russian forces have suffered massive losses in recent weeks around Bakhmut, Kyiv says."
+    other = "The weather was cold."
+    assert (
+        restating(
+            "Russian forces have suffered massive losses in recent weeks around Bakhmut, Kyiv says.",
+            [other, sentence],
+        )
+        == 1
+    )
+    assert (
+        restating(
+            "Russian forces suffered massive losses in recent weeks around Bakhmut, Kyiv says", [sentence]
+        )
+        == 0
+    )
+    # Less than the sentence: who says it is gone, so the article does not assert it as the claim does.
+    assert (
+        restating("Russian forces have suffered massive losses in recent weeks around Bakhmut.", [sentence])
+        is None
+    )
+    # Negated ("not" is a function word to `stated`), or names trading places: not restated.
+    assert (
+        restating(
+            "Russian forces have not suffered massive losses in recent weeks around Bakhmut, Kyiv says.",
+            [sentence],
+        )
+        is None
+    )
+    assert (
+        restating(
+            "Russian forces haven't suffered massive losses in recent weeks around Bakhmut, Kyiv says.",
+            [sentence],
+        )
+        is None
+    )
+    assert (
+        restating(
+            "Ukrainian forces have suffered massive losses in recent weeks around Bakhmut, Kyiv says.",
+            [sentence],
+        )
+        is None
+    )

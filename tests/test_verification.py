@@ -163,3 +163,38 @@ def test_an_agree_nothing_supports_becomes_discuss_when_the_artifact_says_so() -
         assert out.label == label
         assert out.probabilities[label] == pytest.approx(0.8 * 0.6, abs=1e-4)
         assert sum(out.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_claim_the_window_restates_is_agreed_with_when_the_artifact_says_so() -> None:
+    class Discussing(StanceStandIn):
+        """Stance head says discuss; verdict supported unless the claim holds 'not'."""
+
+        def verify(self, claims, sentences, vectors, **kwargs) -> list[ClaimCheck]:
+            checks = super().verify(claims, sentences, vectors, **kwargs)
+            stance = {"agree": 0.2, "disagree": 0.1, "discuss": 0.7}
+            return [
+                dataclasses.replace(
+                    c,
+                    stance_probabilities=stance,
+                    verdict="contradicted" if " not " in f" {q} " else "supported",
+                )
+                for q, c in zip(claims, checks, strict=True)
+            ]
+
+    said = "Russian forces have suffered massive losses around Bakhmut, Kyiv says."
+    texts = ["The weather was cold.", said, "Talks went on."]
+    sents = [Sentence(text=t, start=i * 100, end=i * 100 + len(t)) for i, t in enumerate(texts)]
+    stances = [
+        _head(said, "discuss", 0.2),  # the window's sentence, word for word
+        _head(
+            "Russian forces have suffered massive losses around Bakhmut.", "discuss", 0.2
+        ),  # less: who says
+        _head("Russian forces have not suffered massive losses around Bakhmut, Kyiv says.", "discuss", 0.2),
+    ]
+    for rule in (False, True):
+        verifier = Discussing(None)
+        verifier.config = VerifierConfig(restated_agree=rule)
+        out = verified_stances(verifier, stances, torch.zeros(3, 4), sents, torch.zeros(3, 4))  # type: ignore[arg-type]
+        assert [st.label for st in out] == ["agree" if rule else "discuss", "discuss", "discuss"]
+        assert out[0].probabilities["agree"] == pytest.approx(0.8 * (0.7 if rule else 0.2), abs=1e-4)
+        assert sum(out[0].probabilities.values()) == pytest.approx(1.0, abs=1e-3)
