@@ -48,18 +48,12 @@ WRONG = {
 }
 NOT_IN_ARTICLE = "Ukraine has retaken Bakhmut"
 
-# Known misses of the shipped verifier (weights 1.2.0, artifact 1.7.1's reading), kept as strict
-# xfails so that they are seen in every run and a model that fixes one turns its xfail into a
-# failure to update here. Two names that trade places were misses until 1.7.1: the cross-encoder
-# reads both orders alike (the shelling sentence: 0.691 for the article's order against 0.693 for
-# the swapped one), so neither it nor the name contrast could tell them apart; the `misnamed` rule
-# (model/verifier.py) reads the words instead: a claim its window states only with other names is
-# contradicted. Left: the article's own sentences are not all agreed with (the stance head).
-MISS = pytest.mark.xfail(strict=True, reason="verifier: known miss (verbatim stance)")
-
-
-def probes(names: list[str], misses: set[str]) -> list:
-    return [pytest.param(n, marks=MISS) if n in misses else n for n in names]
+# Every probe passes since artifact 1.7.3. Misses were kept as strict xfails until their rule
+# came: two names that trade places until 1.7.1 (the cross-encoder reads both orders alike, the
+# shelling sentence 0.691 for the article's order against 0.693 for the swapped one; the
+# `misnamed` rule reads the words instead), and the article's own losses and shelling sentences
+# until 1.7.3 (the stance head called them disagree and discuss; `restated_agree` agrees with a
+# claim a window sentence restates in its own words, read supported).
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +68,7 @@ def answers(model, example_text: str) -> dict[str, tuple[str, str]]:
     return {n: (s.label, v.verdict) for n, s, v in zip(names, stances, verdicts, strict=True)}
 
 
-@pytest.mark.parametrize("name", probes(["losses", "drones", "shelling"], {"losses", "shelling"}))
+@pytest.mark.parametrize("name", ["losses", "drones", "shelling"])
 def test_a_sentence_of_the_article_is_agreed_and_supported(answers, name: str) -> None:
     assert answers[name] == ("agree", "supported")
 
