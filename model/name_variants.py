@@ -248,7 +248,7 @@ def stating(claim: str, sentences: Sequence[str], share: float = STATED_SHARE) -
 
 def favoured(claim: str, variants: Sequence[str], sentences: Sequence[str]) -> list[str]:
     """The variants some sentence shares at least as many word pairs with as any shares with the
-    claim: only they can be better supported than it. A faithful claim shares its names' own
+    claim: the ones the evidence may support better than it. A faithful claim shares its names' own
     neighbours with its evidence ("Ukrainian forces have inflicted"), so its variants lose them and
     are not read; a claim that puts a name where the evidence has another one ("Ukrainian forces
     have suffered" where the article says Russian) gains pairs as the variant, and a claim no
