@@ -255,8 +255,14 @@ def favoured(claim: str, variants: Sequence[str], sentences: Sequence[str]) -> l
     sentence words like it ties and is read."""
     if not sentences:
         return []
-    own = max(len(_pairs(claim) & _sentence_pairs(s)) for s in sentences)
-    return [v for v in variants if max(len(_pairs(v) & _sentence_pairs(s)) for s in sentences) >= own]
+    evidence = [_sentence_pairs(s) for s in sentences]
+
+    def shared(text: str) -> int:
+        pairs = _pairs(text)
+        return max(len(pairs & e) for e in evidence)
+
+    own = shared(claim)
+    return [v for v in variants if shared(v) >= own]
 
 
 def _pairs(text: str) -> frozenset[tuple[str, str]]:

@@ -28,10 +28,17 @@ def contrasted(claim: torch.Tensor, variants: torch.Tensor, margin: float) -> to
     """The claim's verdict distribution when a variant with another name is supported by at least
     `margin` more than the claim itself: the best variant's, supported and contradicted swapped
     (what the article says of another name, it contradicts of this one); else None."""
-    sup, con = VERDICTS.index("supported"), VERDICTS.index("contradicted")
+    sup = VERDICTS.index("supported")
     best = variants[int(variants[:, sup].argmax())]
     if float(best[sup] - claim[sup]) < margin:
         return None
-    flipped = best.clone()
-    flipped[sup], flipped[con] = best[con], best[sup]
+    return contradicting(best)
+
+
+def contradicting(probs: torch.Tensor) -> torch.Tensor:
+    """`probs` with supported and contradicted swapped: how a claim reads when what supports it
+    is said of other names (the name contrast's best variant, the `misnamed` rule's sentence)."""
+    sup, con = VERDICTS.index("supported"), VERDICTS.index("contradicted")
+    flipped = probs.clone()
+    flipped[sup], flipped[con] = probs[con], probs[sup]
     return flipped

@@ -41,7 +41,7 @@ from opslens.model.evidence import (
 from opslens.model.lora import AdapterConfig, adapted, check_base, load_base, served_encoder
 from opslens.model.name_variants import favoured, name_variants, named_claim, stated, stating, traded
 from opslens.model.options import DEFAULT_BACKEND, Backend
-from opslens.model.readings import VERDICTS, best_supported, contrasted
+from opslens.model.readings import VERDICTS, best_supported, contradicting, contrasted
 
 if TYPE_CHECKING:
     from opslens.model.onnx_adapted import OnnxHidden  # imports onnxruntime: the onnx extra only
@@ -399,11 +399,12 @@ class ClaimVerifier:
         roles = self.config.contrast_roles
         jobs: list[tuple[int, str, list[int]]] = []  # (claim, variant, evidence ids as already tokenised)
         for j, (probs, seen) in enumerate(readings):
-            if self._passing(probs) and not (roles and stated(claims[j], [sentences[i] for i in seen])):
+            said = [sentences[i] for i in seen]
+            if self._passing(probs) and not (roles and stated(claims[j], said)):
                 evidence = [t for i in seen for t in sentence_tokens[i]]
-                variants = name_variants(claims[j], " ".join(sentences[i] for i in seen), roles=roles)
+                variants = name_variants(claims[j], " ".join(said), roles=roles)
                 if self.config.contrast_screen:
-                    variants = favoured(claims[j], variants, [sentences[i] for i in seen])
+                    variants = favoured(claims[j], variants, said)
                 jobs += [(j, v, evidence) for v in variants]
         if not jobs:
             return readings
@@ -430,9 +431,8 @@ class ClaimVerifier:
         readings: list[tuple[torch.Tensor, tuple[int, ...]]],
     ) -> tuple[list[tuple[torch.Tensor, tuple[int, ...]]], list[int | None]]:
         """Readings with every passing claim that its window states only of other names read as
-        contradicted (supported and contradicted swapped, as `contrasted` does), from the sentence
+        contradicted (`readings.contradicting`, as the contrast reads its variant), from the sentence
         that states it so; and, per claim, that sentence (None where the rule did not apply)."""
-        sup, con = self.config.verdicts.index("supported"), self.config.verdicts.index("contradicted")
         out = list(readings)
         at: list[int | None] = [None] * len(claims)
         for j, (probs, _) in enumerate(readings):
@@ -445,9 +445,7 @@ class ClaimVerifier:
             variants = [*traded(claim), *name_variants(claim, " ".join(window), MISNAMED_LIMIT, roles=True)]
             for variant in dict.fromkeys(variants):
                 if (n := stating(variant, window)) is not None:
-                    flipped = probs.clone()
-                    flipped[sup], flipped[con] = probs[con], probs[sup]
                     at[j] = windows[j].indices[n]
-                    out[j] = (flipped, (at[j],))
+                    out[j] = (contradicting(probs), (at[j],))
                     break
         return out, at
