@@ -212,25 +212,21 @@ def verified_stances(
         p_unrelated = stance.probabilities.get("unrelated", 0.0)
         probs = {lab: (1 - p_unrelated) * p for lab, p in check.stance_probabilities.items()}
         label = max(probs, key=probs.__getitem__)
+        # Each rule moves the label; the new label and the old one trade probabilities.
+        moved = label
         if label == "agree" and check.misnamed is not None:
-            # The article says it of other names: it disputes the claim.
-            probs["agree"], probs["disagree"] = probs["disagree"], probs["agree"]
-            label = "disagree"
+            moved = "disagree"  # the article says it of other names: it disputes the claim
         elif label == "agree" and veto is not None and check.window_probabilities["contradicted"] >= veto:
-            # The verdict head reads the claim as contradicted: its agree and disagree trade places.
-            probs["agree"], probs["disagree"] = probs["disagree"], probs["agree"]
-            label = "disagree"
+            moved = "disagree"  # the verdict head reads the claim as contradicted
         elif label == "agree" and verifier.config.agree_needs_support and check.verdict == "not_found":
             # No sentence supports it: the article does not assert it, at most reports on it.
-            probs["agree"], probs["discuss"] = probs["discuss"], probs["agree"]
-            label = "discuss"
+            moved = "discuss"
         elif (
             label != "agree" and verifier.config.restated_agree and _restated(stance.claim, check, sentences)
         ):
-            # The article says it in the claim's own words: it asserts it. Agree and the label
-            # the head chose trade places.
-            probs["agree"], probs[label] = probs[label], probs["agree"]
-            label = "agree"
+            moved = "agree"  # the article says it in the claim's own words: it asserts it
+        probs[label], probs[moved] = probs[moved], probs[label]
+        label = moved
         probs["unrelated"] = p_unrelated
         evidence = stance.evidence
         if check.evidence:
