@@ -287,12 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         chosen |= _rule_records(verifier, command)
     chosen["agree_needs_support"] = choose_support_rule(val, chosen["stance_veto"]["value"], args.pairs)
-    print(json.dumps(chosen, indent=2))
-    if args.write:
-        write(args.artifact, chosen)
-        values = ", ".join(f"{key}={record['value']}" for key, record in chosen.items())
-        print(f"wrote {values} into {args.artifact}")
-    return 0
+    return _report(chosen, args)
 
 
 def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
@@ -312,6 +307,11 @@ def _contrast_only(verifier: ClaimVerifier, args: argparse.Namespace) -> int:
         ),
         **_rule_records(verifier, command),
     }
+    return _report(chosen, args)
+
+
+def _report(chosen: dict[str, dict[str, Any]], args: argparse.Namespace) -> int:
+    """Print the chosen values with their records; with --write, store them in the artifact."""
     print(json.dumps(chosen, indent=2))
     if args.write:
         write(args.artifact, chosen)
