@@ -34,6 +34,14 @@ def test_train_both_components_resume_and_serve(tmp_path: Path, tiny_data) -> No
     assert meta["training"]["data"]["train"]["examples"] == len(tiny_data.stances)
     assert 0.05 < meta["config"]["temperature"] < 20
 
+    # Resumed again with --keep last, the finished run writes its final weights, validated once more.
+    assert train("stance", fnc, "st", "--resume", "--keep", "last") == 0
+    log = [json.loads(line) for line in (tmp_path / "st" / "train_log.jsonl").read_text().splitlines()]
+    last = [r for r in log if r["event"] == "eval"][-1]
+    meta = json.loads((out / "stance.json").read_text())
+    assert meta["training"]["kept"] == "last" and last["step"] == 8
+    assert meta["training"]["metrics"]["macro_f1"] == round(last["macro_f1"], 3)
+
     model = OpsLens.load(out)
     result = model.analyze(tiny_data.articles[0][0], title="Kherson shelling kills three", max_sentences=2)
     assert 1 <= len(result.sentences) <= 2

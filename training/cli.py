@@ -42,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every", type=int)
     p.add_argument("--log-every", type=int)
     p.add_argument("--threads", type=int)
+    p.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        help="write the best validated checkpoint (default) or the weights at the schedule's end",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--pairs-file", type=Path, help="verifier: the built pairs file (made when absent)")
     p.add_argument(
@@ -70,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             "eval_every",
             "log_every",
             "threads",
+            "keep",
             "pairs_file",
         )
     }

@@ -39,6 +39,9 @@ class TrainConfig(BaseModel):
     max_validation_examples: int | None = None
     encode_batch_size: int = 64
     threads: int | None = None
+    # What the run writes: the checkpoint with the best validation metric, or the weights at the
+    # end of the schedule (its learning rate decays to 0 there), validated once more.
+    keep: Literal["best", "last"] = "best"
 
 
 class ExtractiveTrainConfig(TrainConfig):

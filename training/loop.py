@@ -126,12 +126,15 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
             },
         )
 
+    last: tuple[int, dict[str, float]] = (-1, {})  # the latest evaluation: step, metrics
+
     def evaluate() -> None:
-        nonlocal best_metric, best_metrics, best_state
+        nonlocal best_metric, best_metrics, best_state, last
         model.eval()
         with torch.no_grad():
             metrics = task.evaluate(model)
         model.train()
+        last = (step, metrics)
         improved = metrics[task.key_metric] > best_metric
         if improved:
             best_metric, best_metrics = metrics[task.key_metric], metrics
@@ -189,7 +192,11 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
             if step % cfg.checkpoint_every == 0 or step == total_steps:
                 checkpoint()
     progress.close()
-    if not best_metrics:  # resumed a finished run: evaluate what we have
+    if cfg.keep == "last":
+        if last[0] != step:  # a resumed finished run: its last evaluation was in the earlier process
+            evaluate()
+        best_metrics, best_state = last[1], trained_state(model, task.trainable_only)
+    elif not best_metrics:  # resumed a finished run: evaluate what we have
         evaluate()
     return FitResult(
         best_state=best_state,
@@ -221,6 +228,7 @@ def training_record(
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
         "steps": result.steps,
+        "kept": cfg.keep,
         "seconds_per_step": round(result.seconds_per_step, 4),
         "encode_seconds": round(encode_seconds, 1),
         "wall_seconds": round(time.time() - started, 1),
