@@ -39,7 +39,7 @@ def test_train_both_components_resume_and_serve(tmp_path: Path, tiny_data) -> No
     log = [json.loads(line) for line in (tmp_path / "st" / "train_log.jsonl").read_text().splitlines()]
     last = [r for r in log if r["event"] == "eval"][-1]
     meta = json.loads((out / "stance.json").read_text())
-    assert meta["training"]["kept"] == "last" and last["step"] == 8
+    assert (meta["training"]["kept"], meta["training"]["kept_step"]) == ("last", 8) and last["step"] == 8
     assert meta["training"]["metrics"]["macro_f1"] == round(last["macro_f1"], 3)
 
     model = OpsLens.load(out)

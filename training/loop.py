@@ -48,6 +48,7 @@ class Task:
 class FitResult:
     best_state: dict[str, torch.Tensor]
     best_metrics: dict[str, float]
+    best_step: int  # the step the kept weights are from (0: where the run started)
     steps: int
     seconds_per_step: float
     train_seconds: float
@@ -89,7 +90,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    step, best_metric, best_metrics = 0, float("-inf"), {}
+    step, best_metric, best_metrics, best_step = 0, float("-inf"), {}, 0
     best_state = copy.deepcopy(trained_state(model, task.trainable_only))
     train_seconds = 0.0
 
@@ -100,6 +101,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         scheduler.load_state_dict(state["scheduler"])
         step, best_metric = state["step"], state["best_metric"]
         best_metrics, best_state = state["best_metrics"], state["best_state"]
+        best_step = state.get("best_step", 0)  # checkpoints before it was kept: unknown, 0
         train_seconds = state["train_seconds"]
         # Dropout draws from the global generator: restore it, or the resumed run diverges.
         if "rng" in state:
@@ -120,6 +122,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
                 "step": step,
                 "best_metric": best_metric,
                 "best_metrics": best_metrics,
+                "best_step": best_step,
                 "best_state": best_state,
                 "train_seconds": train_seconds,
                 "rng": torch.get_rng_state(),
@@ -129,7 +132,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     last: tuple[int, dict[str, float]] = (-1, {})  # the latest evaluation: step, metrics
 
     def evaluate() -> None:
-        nonlocal best_metric, best_metrics, best_state, last
+        nonlocal best_metric, best_metrics, best_state, best_step, last
         model.eval()
         with torch.no_grad():
             metrics = task.evaluate(model)
@@ -137,7 +140,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         last = (step, metrics)
         improved = metrics[task.key_metric] > best_metric
         if improved:
-            best_metric, best_metrics = metrics[task.key_metric], metrics
+            best_metric, best_metrics, best_step = metrics[task.key_metric], metrics, step
             best_state = copy.deepcopy(trained_state(model, task.trainable_only))
         _log(run_dir, {"event": "eval", "step": step, "best": improved, **metrics})
         if distributed.is_main():
@@ -195,11 +198,12 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     if cfg.keep == "last":
         if last[0] != step:  # a resumed finished run: its last evaluation was in the earlier process
             evaluate()
-        best_metrics, best_state = last[1], trained_state(model, task.trainable_only)
+        best_metrics, best_state, best_step = last[1], trained_state(model, task.trainable_only), step
     elif not best_metrics:  # resumed a finished run: evaluate what we have
         evaluate()
     return FitResult(
         best_state=best_state,
+        best_step=best_step,
         best_metrics=best_metrics,
         steps=step,
         seconds_per_step=train_seconds / max(step, 1),
@@ -229,6 +233,7 @@ def training_record(
         "lr": cfg.lr,
         "steps": result.steps,
         "kept": cfg.keep,
+        "kept_step": result.best_step,
         "seconds_per_step": round(result.seconds_per_step, 4),
         "encode_seconds": round(encode_seconds, 1),
         "wall_seconds": round(time.time() - started, 1),
