@@ -109,4 +109,4 @@ def test_the_card_says_how_restated_agree_was_kept_in_the_record_s_own_words() -
     record = json.loads((SHIPPED_ARTIFACT / "verifier.json").read_text())["training"]["restated_agree"]
     assert f"Restated agree: **{'on' if record['value'] else 'off'}**" in card
     assert all(command in card for command in record["commands"])
-    assert "macro-F1 on the FNC-1 validation" in card and "validation fnc-1" not in card  # capitals kept
+    assert "macro-F1 on the FNC-1-format file" in card and "fnc-1-format" not in card  # capitals kept

@@ -3,6 +3,7 @@ the stance macro-F1, and the pairs it moves recorded."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,12 +37,12 @@ def _rows(gold_of_restated: str) -> list[dict[str, str]]:
 @pytest.mark.parametrize(("gold", "kept"), [("agree", True), ("discuss", False)])
 def test_the_rule_is_kept_only_when_it_does_not_lower_the_macro_f1(gold: str, kept: bool) -> None:
     model = Restating()
-    chosen = choose(model, _rows(gold), "the command")  # type: ignore[arg-type]
+    chosen = choose(model, _rows(gold), Path("fnc.jsonl"), "the command")  # type: ignore[arg-type]
     assert chosen["value"] is kept
     assert (chosen["stance_macro_f1"] > chosen["stance_macro_f1_without"]) is kept
     assert chosen["pairs"] == 3 and chosen["labels_changed"] == 1
     assert chosen["changed"] == [
         {"id": "1", "headline": "restated claim", "gold": gold, "without": "discuss", "with": "agree"}
     ]
-    assert chosen["commands"] == ["the command"]
+    assert chosen["commands"] == ["the command"] and "FNC-1-format file fnc.jsonl" in chosen["method"]
     assert model.verifier.config.restated_agree is True  # the last reading was with the rule

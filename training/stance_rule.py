@@ -41,8 +41,9 @@ def labels_with_rule(model: OpsLens, rows: list[dict[str, Any]], on: bool) -> tu
     return metrics["macro_f1"], [r["prediction"] for r in records]
 
 
-def choose(model: OpsLens, rows: list[dict[str, Any]], command: str) -> dict[str, Any]:
-    """The rule's record: on unless it lowers the macro-F1, with both scores and the moved pairs."""
+def choose(model: OpsLens, rows: list[dict[str, Any]], data: Path, command: str) -> dict[str, Any]:
+    """The rule's record: on unless it lowers the macro-F1 on `rows` (read from `data`), with both
+    scores and the moved pairs."""
     f1_off, off = labels_with_rule(model, rows, False)
     f1_on, on = labels_with_rule(model, rows, True)
     moved = [
@@ -58,8 +59,8 @@ def choose(model: OpsLens, rows: list[dict[str, Any]], command: str) -> dict[str
         "labels_changed": len(moved),
         "changed": moved[:MOVED_SHOWN],
         "method": "kept when agreeing with the claims a window sentence restates (read supported) does "
-        "not lower the stance macro-F1 on an FNC-1-format file (relatedness from the stance head), "
-        "both readings from one loaded model",
+        f"not lower the stance macro-F1 on the FNC-1-format file {data} (relatedness from the stance "
+        "head), both readings from one loaded model",
         "commands": [command],
     }
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = list(load_table(args.data, FIELDS, args.limit))
     model = OpsLens.load(args.artifact, backend=args.backend)
     command = f"{prog} --data {args.data} --backend {args.backend}"
-    chosen = choose(model, rows, command)
+    chosen = choose(model, rows, args.data, command)
     print(
         f"{RULE}: {'on' if chosen['value'] else 'off'} (macro-F1 {chosen['stance_macro_f1']} with, "
         f"{chosen['stance_macro_f1_without']} without, {chosen['labels_changed']} of {chosen['pairs']} "
