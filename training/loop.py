@@ -48,7 +48,7 @@ class Task:
 class FitResult:
     best_state: dict[str, torch.Tensor]
     best_metrics: dict[str, float]
-    best_step: int  # the step the kept weights are from (0: where the run started)
+    best_step: int | None  # the step the kept weights are from (0: where the run started; None: unknown)
     steps: int
     seconds_per_step: float
     train_seconds: float
@@ -90,6 +90,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    best_step: int | None
     step, best_metric, best_metrics, best_step = 0, float("-inf"), {}, 0
     best_state = copy.deepcopy(trained_state(model, task.trainable_only))
     train_seconds = 0.0
@@ -101,7 +102,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         scheduler.load_state_dict(state["scheduler"])
         step, best_metric = state["step"], state["best_metric"]
         best_metrics, best_state = state["best_metrics"], state["best_state"]
-        best_step = state.get("best_step", 0)  # checkpoints before it was kept: unknown, 0
+        best_step = state.get("best_step")  # None from checkpoints written before it was kept
         train_seconds = state["train_seconds"]
         # Dropout draws from the global generator: restore it, or the resumed run diverges.
         if "rng" in state:
