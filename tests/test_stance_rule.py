@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from opslens.model.verifier import VerifierConfig
-from opslens.training.stance_rule import choose
+from opslens.training.stance_rule import choose, main
 
 
 class Restating:
@@ -46,3 +46,9 @@ def test_the_rule_is_kept_only_when_it_does_not_lower_the_macro_f1(gold: str, ke
     ]
     assert chosen["commands"] == ["the command"] and "FNC-1-format file fnc.jsonl" in chosen["method"]
     assert model.verifier.config.restated_agree is True  # the last reading was with the rule
+
+
+def test_writing_a_decision_taken_on_part_of_the_file_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--limit", "10", "--write"])
+    assert exc.value.code == 2 and "--write decides on the whole file" in capsys.readouterr().err
