@@ -67,3 +67,23 @@ def test_missing_column_is_a_clear_error(tmp_path: Path) -> None:
                 str(tmp_path / "o"),
             ]
         )
+
+
+def test_keep_average_writes_the_mean_of_the_last_evaluations_weights(tmp_path: Path, tiny_data) -> None:
+    out, run = tmp_path / "artifact", tmp_path / "st"
+    args = ["train", "stance", "--train-file", str(tiny_data.fnc), "--validation-file", str(tiny_data.fnc)]
+    args += ["--run-dir", str(run), "--output-dir", str(out), "--epochs", "2", "--batch-size", "2"]
+    args += ["--checkpoint-every", "1", "--eval-every", "2", "--keep", "average"]
+    assert main(args) == 0
+    log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    averaged = [r for r in log if r["event"] == "eval_average"]
+    training = json.loads((out / "stance.json").read_text())["training"]
+    # 8 steps evaluated every 2: the last three evaluations' weights (average_last 3) are averaged,
+    # and the averaged weights are what was validated and written.
+    assert (training["kept"], training["averaged_steps"], training["kept_step"]) == ("average", [4, 6, 8], 8)
+    assert averaged[-1]["steps"] == [4, 6, 8]
+    assert training["metrics"]["macro_f1"] == round(averaged[-1]["macro_f1"], 3)
+    # The weights to average travel in the checkpoint: resuming the finished run averages the same ones.
+    assert main([*args, "--resume"]) == 0
+    again = json.loads((out / "stance.json").read_text())["training"]
+    assert again["averaged_steps"] == [4, 6, 8] and again["metrics"] == training["metrics"]

@@ -44,8 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument(
         "--keep",
-        choices=("best", "last"),
-        help="write the best validated checkpoint (default) or the weights at the schedule's end",
+        choices=("best", "last", "average"),
+        help="write the best validated checkpoint (default), the weights at the schedule's end, or "
+        "the mean of the weights at the last average_last evaluations",
     )
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--pairs-file", type=Path, help="verifier: the built pairs file (made when absent)")

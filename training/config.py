@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from opslens.model.adapter import AbstractiveConfig
 from opslens.model.extractive import ExtractiveConfig
@@ -39,9 +39,11 @@ class TrainConfig(BaseModel):
     max_validation_examples: int | None = None
     encode_batch_size: int = 64
     threads: int | None = None
-    # What the run writes: the checkpoint with the best validation metric, or the weights at the
-    # end of the schedule (its learning rate decays to 0 there), validated once more.
-    keep: Literal["best", "last"] = "best"
+    # What the run writes: the checkpoint with the best validation metric, the weights at the
+    # end of the schedule (its learning rate decays to 0 there), validated once more, or the mean
+    # of the weights at the last `average_last` evaluations (checkpoint averaging), validated too.
+    keep: Literal["best", "last", "average"] = "best"
+    average_last: int = Field(default=3, ge=2)
 
 
 class ExtractiveTrainConfig(TrainConfig):

@@ -52,6 +52,7 @@ class FitResult:
     steps: int
     seconds_per_step: float
     train_seconds: float
+    averaged_steps: list[int] | None = None  # keep="average": the evaluations whose weights were averaged
 
 
 def _log(run_dir: Path, record: dict[str, Any]) -> None:
@@ -94,6 +95,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     step, best_metric, best_metrics, best_step = 0, float("-inf"), {}, 0
     best_state = copy.deepcopy(trained_state(model, task.trainable_only))
     train_seconds = 0.0
+    recent: list[tuple[int, dict[str, torch.Tensor]]] = []  # keep="average": (step, weights) at evaluations
 
     state = load_checkpoint(run_dir) if resume else None
     if state is not None:
@@ -104,6 +106,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         best_metrics, best_state = state["best_metrics"], state["best_state"]
         best_step = state.get("best_step")  # None from checkpoints written before it was kept
         train_seconds = state["train_seconds"]
+        recent = [(s, w) for s, w in state.get("recent", [])]  # absent from checkpoints before keep="average"
         # Dropout draws from the global generator: restore it, or the resumed run diverges.
         if "rng" in state:
             torch.set_rng_state(state["rng"])
@@ -126,6 +129,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
                 "best_step": best_step,
                 "best_state": best_state,
                 "train_seconds": train_seconds,
+                "recent": recent,
                 "rng": torch.get_rng_state(),
             },
         )
@@ -133,7 +137,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
     last: tuple[int, dict[str, float]] = (-1, {})  # the latest evaluation: step, metrics
 
     def evaluate() -> None:
-        nonlocal best_metric, best_metrics, best_state, best_step, last
+        nonlocal best_metric, best_metrics, best_state, best_step, last, recent
         model.eval()
         with torch.no_grad():
             metrics = task.evaluate(model)
@@ -143,6 +147,9 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         if improved:
             best_metric, best_metrics, best_step = metrics[task.key_metric], metrics, step
             best_state = copy.deepcopy(trained_state(model, task.trainable_only))
+        if cfg.keep == "average" and step > 0:  # the starting weights are not the run's to average
+            weights = copy.deepcopy(trained_state(model, task.trainable_only))
+            recent = [*[r for r in recent if r[0] != step], (step, weights)][-cfg.average_last :]
         _log(run_dir, {"event": "eval", "step": step, "best": improved, **metrics})
         if distributed.is_main():
             tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -200,6 +207,19 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         if last[0] != step:  # a resumed finished run: its last evaluation was in the earlier process
             evaluate()
         best_metrics, best_state, best_step = last[1], trained_state(model, task.trainable_only), step
+    elif cfg.keep == "average":
+        if not recent:
+            raise ValueError(
+                'keep="average": no weights from an evaluation after the start to average (lower '
+                "eval_every; a checkpoint from a run with another keep has none)"
+            )
+        best_state = average_weights([w for _, w in recent])
+        model.load_state_dict(best_state, strict=not task.trainable_only)
+        model.eval()
+        with torch.no_grad():
+            best_metrics = task.evaluate(model)
+        best_step = step
+        _log(run_dir, {"event": "eval_average", "steps": [s for s, _ in recent], **best_metrics})
     elif not best_metrics:  # resumed a finished run: evaluate what we have
         evaluate()
     return FitResult(
@@ -209,7 +229,21 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         steps=step,
         seconds_per_step=train_seconds / max(step, 1),
         train_seconds=train_seconds,
+        averaged_steps=[s for s, _ in recent] if cfg.keep == "average" else None,
     )
+
+
+def average_weights(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of several weight sets of one model (checkpoint averaging: the
+    weights along the end of a decaying schedule, averaged, generalise a little better than any
+    one of them). Integer buffers (position ids, counters) are taken from the last."""
+    out = {}
+    for k, v in states[-1].items():
+        if v.is_floating_point():
+            out[k] = torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
+        else:
+            out[k] = v.clone()
+    return out
 
 
 def training_record(
@@ -235,6 +269,7 @@ def training_record(
         "steps": result.steps,
         "kept": cfg.keep,
         "kept_step": result.best_step,
+        **({"averaged_steps": result.averaged_steps} if result.averaged_steps is not None else {}),
         "seconds_per_step": round(result.seconds_per_step, 4),
         "encode_seconds": round(encode_seconds, 1),
         "wall_seconds": round(time.time() - started, 1),
