@@ -106,7 +106,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         best_metrics, best_state = state["best_metrics"], state["best_state"]
         best_step = state.get("best_step")  # None from checkpoints written before it was kept
         train_seconds = state["train_seconds"]
-        recent = [(s, w) for s, w in state.get("recent", [])]  # absent from checkpoints before keep="average"
+        recent = list(state.get("recent", []))  # absent from checkpoints before keep="average"
         # Dropout draws from the global generator: restore it, or the resumed run diverges.
         if "rng" in state:
             torch.set_rng_state(state["rng"])
@@ -136,12 +136,16 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
 
     last: tuple[int, dict[str, float]] = (-1, {})  # the latest evaluation: step, metrics
 
-    def evaluate() -> None:
-        nonlocal best_metric, best_metrics, best_state, best_step, last, recent
+    def validate() -> dict[str, float]:
         model.eval()
         with torch.no_grad():
             metrics = task.evaluate(model)
         model.train()
+        return metrics
+
+    def evaluate() -> None:
+        nonlocal best_metric, best_metrics, best_state, best_step, last, recent
+        metrics = validate()
         last = (step, metrics)
         improved = metrics[task.key_metric] > best_metric
         if improved:
@@ -149,7 +153,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
             best_state = copy.deepcopy(trained_state(model, task.trainable_only))
         if cfg.keep == "average" and step > 0:  # the starting weights are not the run's to average
             weights = copy.deepcopy(trained_state(model, task.trainable_only))
-            recent = [*[r for r in recent if r[0] != step], (step, weights)][-cfg.average_last :]
+            recent = [*recent, (step, weights)][-cfg.average_last :]
         _log(run_dir, {"event": "eval", "step": step, "best": improved, **metrics})
         if distributed.is_main():
             tqdm.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -203,6 +207,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
             if step % cfg.checkpoint_every == 0 or step == total_steps:
                 checkpoint()
     progress.close()
+    averaged_steps: list[int] | None = None
     if cfg.keep == "last":
         if last[0] != step:  # a resumed finished run: its last evaluation was in the earlier process
             evaluate()
@@ -213,13 +218,11 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
                 'keep="average": no weights from an evaluation after the start to average (lower '
                 "eval_every; a checkpoint from a run with another keep has none)"
             )
+        averaged_steps = [s for s, _ in recent]
         best_state = average_weights([w for _, w in recent])
         model.load_state_dict(best_state, strict=not task.trainable_only)
-        model.eval()
-        with torch.no_grad():
-            best_metrics = task.evaluate(model)
-        best_step = step
-        _log(run_dir, {"event": "eval_average", "steps": [s for s, _ in recent], **best_metrics})
+        best_metrics, best_step = validate(), step
+        _log(run_dir, {"event": "eval_average", "steps": averaged_steps, **best_metrics})
     elif not best_metrics:  # resumed a finished run: evaluate what we have
         evaluate()
     return FitResult(
@@ -229,7 +232,7 @@ def fit(task: Task, cfg: TrainConfig, *, resume: bool = False) -> FitResult:
         steps=step,
         seconds_per_step=train_seconds / max(step, 1),
         train_seconds=train_seconds,
-        averaged_steps=[s for s, _ in recent] if cfg.keep == "average" else None,
+        averaged_steps=averaged_steps,
     )
 
 
